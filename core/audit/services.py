@@ -1,0 +1,141 @@
+"""Writing and verifying the audit log: the one function every module audits through."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+from dataclasses import dataclass
+
+from flask import current_app, has_request_context, request
+from flask_login import current_user
+from sqlalchemy import event, inspect, select, text
+from sqlalchemy.orm import Session
+
+from core.audit.models import AuditEntry
+from core.extensions import db
+from core.types import utcnow
+
+#: PostgreSQL advisory-lock key that serialises appends, so the chain has no forks.
+_CHAIN_LOCK = 0x4D41504C
+
+
+def record(
+    action: str,
+    *,
+    obj=None,
+    object_type: str = "",
+    object_id=None,
+    outcome: str = "success",
+    details: dict | None = None,
+    user=None,
+    username: str | None = None,
+) -> AuditEntry:
+    """Append one entry to the audit log, in the caller's transaction.
+
+    ``obj`` is a model instance (its table and id are recorded). ``user`` defaults to the
+    signed-in user. ``details`` must hold no raw personal data: masked numbers at most.
+    """
+    if user is None and has_request_context() and current_user.is_authenticated:
+        user = current_user
+    if obj is not None:
+        object_type = object_type or obj.__table__.name
+        object_id = obj.id
+    entry = AuditEntry(
+        at=utcnow(),
+        user_id=user.id if user is not None else None,
+        username=(user.username if user is not None else username) or "",
+        ip=(request.remote_addr or "") if has_request_context() else "",
+        action=action,
+        object_type=object_type,
+        object_id="" if object_id is None else str(object_id),
+        outcome=outcome,
+        details=details or {},
+    )
+    if db.session.get_bind().dialect.name == "postgresql":
+        db.session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _CHAIN_LOCK})
+    # Insert first: on SQLite the insert takes the write lock, so no other writer can append
+    # between reading the previous hash and linking to it.
+    db.session.add(entry)
+    db.session.flush()
+    entry.prev_hash = (
+        db.session.scalar(
+            select(AuditEntry.hash)
+            .where(AuditEntry.id < entry.id)
+            .order_by(AuditEntry.id.desc())
+            .limit(1)
+        )
+        or ""
+    )
+    entry.hash = entry_hash(entry)
+    db.session.flush()
+    return entry
+
+
+def _key() -> bytes:
+    return (current_app.config["AUDIT_KEY"] or current_app.config["SECRET_KEY"]).encode()
+
+
+def entry_hash(entry: AuditEntry) -> str:
+    """HMAC of the entry's content and its predecessor's hash: forging one needs the key."""
+    content = json.dumps(
+        [
+            entry.id,
+            entry.at.isoformat(timespec="microseconds"),
+            entry.user_id,
+            entry.username,
+            entry.ip,
+            entry.action,
+            entry.object_type,
+            entry.object_id,
+            entry.outcome,
+            entry.details,
+            entry.prev_hash,
+        ],
+        sort_keys=True,
+        ensure_ascii=False,
+        separators=(",", ":"),
+        default=str,
+    )
+    return hmac.new(_key(), content.encode(), hashlib.sha256).hexdigest()
+
+
+@dataclass
+class ChainProblem:
+    entry_id: int
+    message: str
+
+
+def verify() -> tuple[int, ChainProblem | None]:
+    """Walk the chain in order; return how many rows were checked and the first problem."""
+    previous_hash, previous_id, checked = "", None, 0
+    query = select(AuditEntry).order_by(AuditEntry.id).execution_options(yield_per=2000)
+    rows = db.session.execute(query)
+    for entry in rows.scalars():
+        checked += 1
+        if entry.prev_hash != previous_hash:
+            after = f"after row {previous_id}" if previous_id else "at the start"
+            return checked, ChainProblem(
+                entry.id,
+                f"row {entry.id}: its link to the row before does not match — a row {after} "
+                "was deleted, or this row's link was changed",
+            )
+        if entry_hash(entry) != entry.hash:
+            return checked, ChainProblem(
+                entry.id, f"row {entry.id} was changed or inserted out of band (hash mismatch)"
+            )
+        previous_hash, previous_id = entry.hash, entry.id
+    return checked, None
+
+
+@event.listens_for(Session, "before_flush")
+def _audit_is_append_only(session, flush_context, instances):
+    """Refuse, in the ORM, to delete audit entries or change one already sealed."""
+    for obj in session.deleted:
+        if isinstance(obj, AuditEntry):
+            raise RuntimeError("audit entries are never deleted")
+    for obj in session.dirty:
+        if isinstance(obj, AuditEntry):
+            sealed = inspect(obj).attrs.hash.history.deleted
+            if sealed and sealed[0]:
+                raise RuntimeError("audit entries are never changed once written")

@@ -1,0 +1,1 @@
+"""Users, roles, teams, permissions, sessions, API tokens and login throttling."""

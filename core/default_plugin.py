@@ -1,0 +1,25 @@
+"""The core's own hook implementations: it registers permissions and menus like any plugin."""
+
+from flask_babel import lazy_gettext as _l
+
+from core.auth.permissions import CORE_PERMISSIONS
+from core.hookspecs import hookimpl
+from core.web.nav import NavItem
+
+
+@hookimpl
+def register_permissions():
+    return CORE_PERMISSIONS
+
+
+@hookimpl
+def register_nav_items():
+    return [
+        NavItem(_l("Home"), "web.home", order=0),
+        NavItem(_l("Contracts"), "admin.contracts", "core.contracts.manage", order=900),
+        NavItem(_l("Clients"), "admin.clients", "core.clients.manage", order=910),
+        NavItem(_l("Users"), "admin.users", "core.users.manage", order=920),
+        NavItem(_l("Teams"), "admin.teams", "core.users.manage", order=925),
+        NavItem(_l("Roles"), "admin.roles", "core.roles.manage", order=930),
+        NavItem(_l("Audit log"), "admin.audit", "core.audit.view", order=940),
+    ]

@@ -1,0 +1,28 @@
+"""Errors the core raises where a problem is found."""
+
+
+class StartupError(RuntimeError):
+    """Maple refuses to start: a configuration or plugin problem an operator must fix."""
+
+
+class UserError(Exception):
+    """A user's mistake: shown to them as a 4xx with this message, never a 500."""
+
+    status_code = 400
+
+    def __init__(self, message: str, *, fields: dict | None = None):
+        super().__init__(message)
+        self.message = message
+        self.fields = fields or {}
+
+
+class NotAllowed(UserError):
+    """The user lacks the permission or may not see the object."""
+
+    status_code = 403
+
+
+class Conflict(UserError):
+    """The request clashes with the current state (a duplicate, a dependency)."""
+
+    status_code = 409

@@ -1,0 +1,1 @@
+"""Test support for Maple and its plugins (the pytest plugin is core.testing.fixtures)."""

@@ -1,0 +1,188 @@
+"""Pytest fixtures for testing Maple and plugins against a real database.
+
+Installed as a pytest plugin (entry point ``pytest11``), so a partner's test suite gets
+them with no set-up: ``app``, ``db``, ``client``, ``make_user``, ``login_as``,
+``contract``. The database is ``MAPLE_TEST_DATABASE_URL`` (PostgreSQL in CI) or a
+temporary SQLite file; it is migrated once per run and emptied after every test.
+"""
+
+from __future__ import annotations
+
+import itertools
+import os
+from datetime import date
+
+import pytest
+from sqlalchemy import create_engine, inspect, text
+
+from core.config import normalise_database_url
+
+TEST_PASSWORD = "test-password-123"
+_serial = itertools.count(1)
+
+
+def _empty_database(url: str) -> None:
+    engine = create_engine(normalise_database_url(url))
+    with engine.begin() as connection:
+        if engine.dialect.name == "postgresql":
+            connection.execute(text("DROP SCHEMA public CASCADE"))
+            connection.execute(text("CREATE SCHEMA public"))
+        else:
+            connection.execute(text("PRAGMA foreign_keys=OFF"))
+            for table in inspect(connection).get_table_names():
+                connection.execute(text(f'DROP TABLE "{table}"'))
+    engine.dispose()
+
+
+@pytest.fixture(scope="session")
+def maple_test_config(tmp_path_factory) -> dict:
+    """The config every test app starts from; override the fixture to change it."""
+    url = os.environ.get("MAPLE_TEST_DATABASE_URL") or (
+        "sqlite:///" + str(tmp_path_factory.mktemp("maple") / "test.db")
+    )
+    return {
+        "ENV": "testing",
+        "TESTING": True,
+        "SECRET_KEY": "test-secret-key-that-is-long-enough-000",
+        "DATABASE_URL": url,
+        "WTF_CSRF_ENABLED": False,
+        "SERVER_NAME": "maple.test",
+    }
+
+
+@pytest.fixture(scope="session")
+def _migrated_database(maple_test_config):
+    """Empty the test database and migrate it once for the whole run."""
+    from core import create_app
+    from core.migrate import upgrade_all
+
+    _empty_database(maple_test_config["DATABASE_URL"])
+    app = create_app(maple_test_config)
+    with app.app_context():
+        upgrade_all()
+        from core.extensions import db
+
+        db.engine.dispose()
+    return maple_test_config
+
+
+def _wipe(db) -> None:
+    """Delete every row but the migration versions, then restore roles and grants."""
+    connection = db.session.connection()
+    tables = [
+        t for t in inspect(connection).get_table_names() if not t.startswith("alembic_version")
+    ]
+    if connection.dialect.name == "postgresql":
+        connection.execute(
+            text("TRUNCATE " + ", ".join(f'"{t}"' for t in tables) + " RESTART IDENTITY CASCADE")
+        )
+    else:
+        connection.execute(text("PRAGMA foreign_keys=OFF"))
+        for table in tables:
+            connection.execute(text(f'DELETE FROM "{table}"'))
+        connection.execute(text("PRAGMA foreign_keys=ON"))
+    db.session.commit()
+
+
+@pytest.fixture
+def app_config(_migrated_database) -> dict:
+    """Per-test config overrides: ``app_config["PLUGIN_MODULES"] = [...]`` before ``app``."""
+    return dict(_migrated_database)
+
+
+@pytest.fixture
+def app(app_config):
+    """A fresh Maple app on the migrated test database, with an app context pushed."""
+    from core import create_app
+    from core.auth.services import ensure_builtin_roles_and_grants
+    from core.extensions import db
+    from core.plugins import registry
+
+    app = create_app(app_config)
+    with app.app_context():
+        ensure_builtin_roles_and_grants(registry().permissions)
+        db.session.commit()
+        yield app
+        db.session.rollback()
+        _wipe(db)
+        db.engine.dispose()
+
+
+@pytest.fixture
+def db(app):
+    from core.extensions import db
+
+    return db
+
+
+@pytest.fixture
+def client(app):
+    return app.test_client()
+
+
+@pytest.fixture
+def make_user(db):
+    """``make_user("collector", contracts=[c])``: a user with a built-in role, committed."""
+    from sqlalchemy import select
+
+    from core.auth.models import Role
+    from core.auth.services import create_user
+
+    def make(
+        role="admin", *, username=None, contracts=(), client=None, password=TEST_PASSWORD, **fields
+    ):
+        role_obj = db.session.scalar(select(Role).filter_by(name=role))
+        user = create_user(
+            username=username or f"{role}{next(_serial)}",
+            display_name=fields.pop("name", role),
+            password=password,
+            role=role_obj,
+            contracts=contracts,
+            client=client,
+            **fields,
+        )
+        db.session.commit()
+        return user
+
+    return make
+
+
+@pytest.fixture
+def login_as(client, make_user, db):
+    """``login_as("manager", contracts=[c])``: make a user and sign the test client in."""
+    from core.auth.services import start_session
+
+    def login(role="admin", **kwargs):
+        user = make_user(role, **kwargs)
+        session = start_session(user, "127.0.0.1")
+        db.session.commit()
+        with client.session_transaction() as flask_session:
+            flask_session["_user_id"] = session.id
+            flask_session["_fresh"] = True
+        return user
+
+    return login
+
+
+@pytest.fixture
+def contract(db):
+    """``contract(modules=["notes"])``: a client and a contract with those modules on."""
+    from core.clients.services import save_client, save_contract
+    from core.modules import enable_module
+
+    def make(modules=(), *, number=None, client=None):
+        n = next(_serial)
+        client = client or save_client(None, name=f"Client {n}", code=f"C{n}", actor=None)
+        contract = save_contract(
+            None,
+            number=number or f"K-{n}",
+            client=client,
+            start_date=date(2026, 1, 1),
+            actor=None,
+        )
+        for module in modules:
+            enable_module(contract, module, None)
+        db.session.commit()
+        return contract
+
+    return make

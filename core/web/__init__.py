@@ -1,0 +1,1 @@
+"""The web shell: layout, navigation, home page and the admin area."""
