@@ -13,6 +13,7 @@ __all__ = ["create_app", "hookimpl"]
 
 def create_app(config: dict | None = None) -> Flask:
     """Build a Maple app: config, extensions, plugins, blueprints, guard. The one factory."""
+    from core import cli
     from core import config as config_module
     from core.extensions import babel, csrf, db, login_manager
     from core.plugins import PluginRegistry
@@ -43,6 +44,7 @@ def create_app(config: dict | None = None) -> Flask:
 
     web_setup.register_core_blueprints(app)
     registry.install(app)
+    cli.register(app)
     web_setup.install_request_handling(app)
 
     with app.app_context():
@@ -57,7 +59,7 @@ def create_app(config: dict | None = None) -> Flask:
 
 def _import_core_models() -> None:
     """Import every core model so the metadata (and Alembic) knows all core tables."""
-    import core.audit.models  # noqa: F401
-    import core.auth.models  # noqa: F401
-    import core.cases.models  # noqa: F401
+    import core.audit.models
+    import core.auth.models
+    import core.cases.models
     import core.clients.models  # noqa: F401

@@ -20,7 +20,13 @@ def main():
     """Maple: case management for debt-collection agencies."""
 
 
-@main.group("db")
+def register(app) -> None:
+    """Put the core's commands on ``app.cli``; ``maple`` (a FlaskGroup) lists them from there."""
+    for command in (db_group, create_admin, plugins_command, audit_group, demo):
+        app.cli.add_command(command)
+
+
+@click.group("db")
 def db_group():
     """Database migrations of the core and every installed plugin."""
 
@@ -61,7 +67,7 @@ def db_revision(message, plugin, autogenerate):
     command.revision(config, message=message, autogenerate=autogenerate, version_path=folder)
 
 
-@main.command("create-admin")
+@click.command("create-admin")
 @click.option("--username", prompt=True)
 @click.option(
     "--name", "display_name", default="", help="Shown in the UI; defaults to the user name."
@@ -87,7 +93,7 @@ def create_admin(username, display_name, password):
     click.echo(f"administrator {username} created")
 
 
-@main.command("plugins")
+@click.command("plugins")
 @with_appcontext
 def plugins_command():
     """List installed plugins: version, module, hooks implemented."""
@@ -111,7 +117,7 @@ def plugins_command():
         click.echo(f"    hooks: {', '.join(hooks)}")
 
 
-@main.group("audit")
+@click.group("audit")
 def audit_group():
     """The audit log."""
 
@@ -129,7 +135,7 @@ def audit_verify():
     click.echo(f"audit log intact: {checked} rows verified")
 
 
-@main.command("demo")
+@click.command("demo")
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=5000, show_default=True, type=int)
 @click.option("--no-serve", is_flag=True, help="Create the demo data and stop.")

@@ -26,3 +26,15 @@ class Conflict(UserError):
     """The request clashes with the current state (a duplicate, a dependency)."""
 
     status_code = 409
+
+
+class NotFound(UserError):
+    """The object the request names does not exist, or the user may not know it does."""
+
+    status_code = 404
+
+
+class InvalidInput(UserError):
+    """The request is well-formed but some of its fields are not valid (listed in ``fields``)."""
+
+    status_code = 422

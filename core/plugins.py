@@ -209,7 +209,12 @@ class PluginRegistry:
 
     def migrations_dir(self, plugin: str) -> Path | None:
         obj = self.plugins[plugin]
-        source = obj.__file__ if isinstance(obj, ModuleType) else inspect.getfile(type(obj))
+        try:
+            source = obj.__file__ if isinstance(obj, ModuleType) else inspect.getfile(type(obj))
+        except (AttributeError, TypeError):
+            return None  # built in memory (PLUGIN_MODULES in tests): no files, no migrations
+        if source is None:  # a namespace package
+            return None
         folder = Path(source).parent / "migrations"
         return folder if folder.is_dir() else None
 

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from zoneinfo import ZoneInfo
 
+from flask import current_app
 from sqlalchemy import DateTime
 from sqlalchemy.types import TypeDecorator
 
@@ -31,3 +33,8 @@ class UTCDateTime(TypeDecorator):
 
 def utcnow() -> datetime:
     return datetime.now(UTC)
+
+
+def agency_zone() -> ZoneInfo:
+    """The zone the agency reads times in (``BABEL_DEFAULT_TIMEZONE``)."""
+    return ZoneInfo(current_app.config["BABEL_DEFAULT_TIMEZONE"])

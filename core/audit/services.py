@@ -136,6 +136,8 @@ def _audit_is_append_only(session, flush_context, instances):
             raise RuntimeError("audit entries are never deleted")
     for obj in session.dirty:
         if isinstance(obj, AuditEntry):
-            sealed = inspect(obj).attrs.hash.history.deleted
-            if sealed and sealed[0]:
+            obj.hash  # noqa: B018 - load it if expired, so its history is known
+            history = inspect(obj).attrs.hash.history
+            sealed = (history.deleted or history.unchanged or [""])[0]
+            if sealed:
                 raise RuntimeError("audit entries are never changed once written")

@@ -282,3 +282,35 @@ def user_for_token(plain: str) -> User | None:
     if token.last_used_at is None or now - token.last_used_at > timedelta(minutes=1):
         token.last_used_at = now
     return token.user
+
+
+def save_team(team, *, name: str, actor):
+    """Create (``team=None``) or rename a team; names are unique."""
+    from core.auth.models import Team
+
+    name = name.strip()
+    clash = db.session.scalar(select(Team.id).where(func.lower(Team.name) == name.lower()))
+    if clash is not None and (team is None or clash != team.id):
+        raise Conflict(_("A team named %(n)s exists.", n=name), fields={"name": [_("Already in use.")]})
+    created = team is None
+    team = team or Team()
+    team.name = name
+    db.session.add(team)
+    db.session.flush()
+    record("team.created" if created else "team.renamed", obj=team, user=actor, details={"name": name})
+    return team
+
+
+def create_role(*, name: str, title: str, actor) -> Role:
+    """A custom role starts with no permissions; the admin grants them on its page."""
+    name = name.strip().lower()
+    if not name.replace("_", "").isalnum() or not name.isascii():
+        raise UserError(_("Use lower-case letters, digits and underscores for the machine name."),
+                        fields={"name": [_("Invalid.")]})
+    if db.session.scalar(select(Role.id).filter_by(name=name)) is not None:
+        raise Conflict(_("A role named %(n)s exists.", n=name), fields={"name": [_("Already in use.")]})
+    role = Role(name=name, title=title.strip() or name)
+    db.session.add(role)
+    db.session.flush()
+    record("role.created", obj=role, user=actor)
+    return role

@@ -24,7 +24,7 @@ class Case(db.Model):
     id_no: Mapped[str] = mapped_column(String(32), default="")
     card_no: Mapped[str] = mapped_column(String(32), default="")
     mobile: Mapped[str] = mapped_column(String(32), default="")
-    entrusted_amount: Mapped[Decimal] = mapped_column(Numeric(14, 2), default=Decimal("0"))
+    entrusted_amount: Mapped[Decimal] = mapped_column(Numeric(14, 2), default=Decimal(0))
     #: normal, paused, closed, returned or settled.
     status: Mapped[str] = mapped_column(String(16), default="normal", index=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

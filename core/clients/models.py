@@ -44,7 +44,7 @@ class Contract(db.Model):
     contact_start: Mapped[time] = mapped_column(default=time(8, 0))
     contact_end: Mapped[time] = mapped_column(default=time(22, 0))
     #: Commission on recovered money, as a fraction (0.1500 = 15 %).
-    commission_rate: Mapped[Decimal] = mapped_column(Numeric(6, 4), default=Decimal("0"))
+    commission_rate: Mapped[Decimal] = mapped_column(Numeric(6, 4), default=Decimal(0))
     notes: Mapped[str] = mapped_column(Text, default="")
     #: Bumped whenever a module is switched, so every process drops its cached hook view.
     modules_version: Mapped[int] = mapped_column(default=0)

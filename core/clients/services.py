@@ -31,6 +31,38 @@ def can_see_contract(user, contract: Contract) -> bool:
     return any(c.id == contract.id for c in user.contracts)
 
 
+def _sees_every_client(user) -> bool:
+    return user.can("core.contracts.view_all") or user.can("core.clients.manage")
+
+
+def visible_clients_query(user):
+    """``select(Client)`` narrowed to the clients of contracts ``user`` may see."""
+    query = select(Client).order_by(Client.name)
+    if _sees_every_client(user):
+        return query
+    if user.client_id is not None:
+        return query.where(Client.id == user.client_id)
+    contracts = visible_contracts_query(user).with_only_columns(Contract.client_id).order_by(None)
+    return query.where(Client.id.in_(contracts))
+
+
+def can_see_client(user, client: Client) -> bool:
+    if _sees_every_client(user):
+        return True
+    if user.client_id is not None:
+        return client.id == user.client_id
+    return any(can_see_contract(user, contract) for contract in client.contracts)
+
+
+def _new(model):
+    """A new row holding its columns' plain defaults now, so rules can check them before a flush."""
+    row = model()
+    for column in model.__table__.columns:
+        if column.default is not None and column.default.is_scalar:
+            setattr(row, column.key, column.default.arg)
+    return row
+
+
 def _unique(model, column, value, field: str, message: str, exclude_id=None) -> None:
     query = select(model.id).where(func.lower(column) == value.lower())
     if exclude_id is not None:
@@ -87,7 +119,7 @@ def save_contract(contract: Contract | None, *, number: str, actor, **fields) ->
         contract.id if contract else None,
     )
     created = contract is None
-    contract = contract or Contract()
+    contract = contract or _new(Contract)
     contract.number = number
     for name in CONTRACT_FIELDS:
         if name in fields:

@@ -13,11 +13,24 @@ import os
 from datetime import date
 
 import pytest
+from flask.testing import FlaskClient
 from sqlalchemy import create_engine, inspect, text
 
 from core.config import normalise_database_url
 
 TEST_PASSWORD = "test-password-123"
+
+
+class IsolatedClient(FlaskClient):
+    """A test client whose every request runs in its own app context, as in production.
+
+    The ``app`` fixture keeps an app context pushed for the test's own database work; Flask
+    would reuse it for requests, sharing ``g`` (and the signed-in user) between them.
+    """
+
+    def open(self, *args, **kwargs):
+        with self.application.app_context():
+            return super().open(*args, **kwargs)
 _serial = itertools.count(1)
 
 
@@ -46,7 +59,6 @@ def maple_test_config(tmp_path_factory) -> dict:
         "SECRET_KEY": "test-secret-key-that-is-long-enough-000",
         "DATABASE_URL": url,
         "WTF_CSRF_ENABLED": False,
-        "SERVER_NAME": "maple.test",
     }
 
 
@@ -99,6 +111,7 @@ def app(app_config):
     from core.plugins import registry
 
     app = create_app(app_config)
+    app.test_client_class = IsolatedClient
     with app.app_context():
         ensure_builtin_roles_and_grants(registry().permissions)
         db.session.commit()

@@ -22,8 +22,8 @@ class NavItem:
 
 def nav_for(user) -> list[NavItem]:
     """The entries ``user`` may see: permitted, and of a module on for one of their contracts."""
-    from core.clients.services import visible_contracts_query
     from core.clients.models import Contract, ContractModule
+    from core.clients.services import visible_contracts_query
     from core.plugins import registry
 
     reg = registry()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from flask import current_app, g, has_request_context, jsonify, render_template, request, session
+from flask_babel import get_locale
 from flask_babel import gettext as _
 from flask_login import current_user
 from flask_wtf.csrf import CSRFError
@@ -49,9 +50,11 @@ def register_core_blueprints(app) -> None:
 
 def install_request_handling(app) -> None:
     from core.auth.guard import check_request
+    from core.web import filters
     from core.web.nav import nav_for
 
     app.before_request(check_request)
+    filters.register(app)
 
     @app.after_request
     def security_headers(response):
@@ -70,7 +73,11 @@ def install_request_handling(app) -> None:
                 g.maple_nav = nav_for(current_user) if current_user.is_authenticated else []
             return g.maple_nav
 
-        return {"navigation": navigation, "languages": app.config["LANGUAGES"]}
+        return {
+            "navigation": navigation,
+            "languages": app.config["LANGUAGES"],
+            "get_locale": get_locale,
+        }
 
     @app.errorhandler(UserError)
     def user_error(error: UserError):

@@ -1,0 +1,76 @@
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from flask_babel import lazy_gettext as _l
+from flask_wtf import FlaskForm
+from wtforms import DateField, DecimalField, SelectField, StringField, TextAreaField, TimeField
+from wtforms.validators import DataRequired, Length, NumberRange, Optional, ValidationError
+
+
+def valid_timezone(form, field):
+    try:
+        ZoneInfo(field.data or "")
+    except (ZoneInfoNotFoundError, ValueError) as exc:
+        raise ValidationError(_l("Not a time zone name such as Asia/Shanghai.")) from exc
+
+
+class ClientForm(FlaskForm):
+    name = StringField(_l("Name"), validators=[DataRequired(), Length(max=120)])
+    code = StringField(
+        _l("Short code"),
+        validators=[DataRequired(), Length(max=16)],
+        description=_l("Used in case serials, e.g. JSZ."),
+    )
+    notes = TextAreaField(_l("Notes"), validators=[Optional(), Length(max=2000)])
+
+
+class ContractForm(FlaskForm):
+    number = StringField(_l("Contract number"), validators=[DataRequired(), Length(max=64)])
+    client = SelectField(_l("Client"), coerce=int, validators=[DataRequired()])
+    start_date = DateField(_l("Start date"), validators=[DataRequired()])
+    end_date = DateField(_l("End date"), validators=[Optional()])
+    timezone = StringField(
+        _l("Time zone"), default="Asia/Shanghai", validators=[DataRequired(), valid_timezone]
+    )
+    contact_start = TimeField(_l("Contact window opens"), validators=[DataRequired()])
+    contact_end = TimeField(_l("Contact window closes"), validators=[DataRequired()])
+    commission_percent = DecimalField(
+        _l("Commission (%)"),
+        places=2,
+        default=0,
+        validators=[Optional(), NumberRange(min=0, max=100)],
+    )
+    notes = TextAreaField(_l("Notes"), validators=[Optional(), Length(max=2000)])
+
+
+class TeamForm(FlaskForm):
+    name = StringField(_l("Team name"), validators=[DataRequired(), Length(max=120)])
+
+
+class RoleForm(FlaskForm):
+    name = StringField(
+        _l("Machine name"),
+        validators=[DataRequired(), Length(max=64)],
+        description=_l("Lower-case letters, digits and underscores."),
+    )
+    title = StringField(_l("Title"), validators=[DataRequired(), Length(max=120)])
+
+
+class AuditFilterForm(FlaskForm):
+    class Meta:
+        csrf = False  # a GET filter changes nothing
+
+    username = StringField(_l("User"), validators=[Optional()])
+    action = StringField(_l("Action"), validators=[Optional()])
+    object_type = StringField(_l("Object type"), validators=[Optional()])
+    outcome = SelectField(
+        _l("Outcome"),
+        choices=[
+            ("", _l("Any")),
+            ("success", _l("Success")),
+            ("failure", _l("Failure")),
+            ("denied", _l("Denied")),
+        ],
+        validators=[Optional()],
+    )
+    date_from = DateField(_l("From"), validators=[Optional()])
+    date_to = DateField(_l("To"), validators=[Optional()])
