@@ -157,3 +157,7 @@ def demo(host, port, no_serve):
         return
     click.echo(f"\nOpen http://{host}:{port}/ in a browser. Ctrl+C stops the server.\n")
     current_app.run(host=host, port=port, debug=False, use_reloader=False)
+
+
+if __name__ == "__main__":
+    main()

@@ -13,6 +13,7 @@ from core.clients.models import Client, Contract
 from core.clients.services import save_client, save_contract
 from core.extensions import db
 from core.modules import enable_module, installed_modules
+from core.web.filters import role_title
 
 DEMO_PASSWORD = "maple-demo-2026"
 
@@ -52,6 +53,15 @@ def create_demo_data() -> list[tuple[str, str]]:
         )
         for module in installed_modules():
             enable_module(contract, module.name, None)
+    # A second client whose contract has no module on: modules are switched per contract.
+    other = db.session.scalar(select(Client).filter_by(code="ZSY")) or save_client(
+        None, name="招商银行", code="ZSY", notes="信用卡中心", actor=None
+    )
+    if db.session.scalar(select(Contract).filter_by(number="ZSY-2026-001")) is None:
+        save_contract(
+            None, number="ZSY-2026-001", actor=None, client=other, start_date=date(2026, 3, 1),
+            end_date=None, timezone="Asia/Shanghai", commission_rate=Decimal("0.1200"),
+        )
     team = db.session.scalar(select(Team).filter_by(name="一组")) or Team(name="一组")
     db.session.add(team)
     roles = {role.name: role for role in db.session.scalars(select(Role))}
@@ -67,5 +77,5 @@ def create_demo_data() -> list[tuple[str, str]]:
                 contracts=[contract] if role_name not in ("admin", "client_viewer") else [],
                 team=team if role_name in ("team_leader", "collector") else None,
             )
-        logins.append((username, str(roles[role_name].title)))
+        logins.append((username, str(role_title(roles[role_name]))))
     return logins

@@ -83,8 +83,9 @@ class PluginRegistry:
         try:
             self.pm.check_pending()
         except pluggy.PluginValidationError as exc:
+            name = self.pm.get_name(exc.plugin)  # pluggy's error carries the plugin object
             raise StartupError(
-                f"plugin {exc.plugin_name!r} implements a hook Maple does not have: {exc}"
+                f"plugin {name!r} implements a hook Maple does not have: {exc}"
             ) from exc
         self._check_requires()
 

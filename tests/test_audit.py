@@ -7,8 +7,10 @@ from core.audit.services import record
 
 
 def write_entries(db, n=4):
-    ids = [record("test.action", object_type="thing", object_id=i, details={"i": i}).id
-           for i in range(n)]
+    ids = [
+        record("test.action", object_type="thing", object_id=i, details={"i": i}).id
+        for i in range(n)
+    ]
     db.session.commit()
     return ids
 
@@ -26,8 +28,9 @@ def test_intact_chain_verifies(app, db):
 
 def test_changed_row_is_named(app, db):
     ids = write_entries(db)
-    db.session.execute(text("UPDATE audit_log SET username = 'mallory' WHERE id = :id"),
-                       {"id": ids[1]})
+    db.session.execute(
+        text("UPDATE audit_log SET username = 'mallory' WHERE id = :id"), {"id": ids[1]}
+    )
     db.session.commit()
     result = verify(app)
     assert result.exit_code == 1
@@ -48,11 +51,17 @@ def test_inserted_row_is_named(app, db):
     ids = write_entries(db)
     last = db.session.get(AuditEntry, ids[-1])
     db.session.execute(
-        text("INSERT INTO audit_log (id, at, username, ip, action, object_type, object_id, "
-             "outcome, details, prev_hash, hash) VALUES (:id, :at, '', '', 'forged', '', '', "
-             "'success', '{}', :prev, :hash)"),
-        {"id": ids[-1] + 1, "at": last.at.replace(tzinfo=None), "prev": last.hash,
-         "hash": "0" * 64},
+        text(
+            "INSERT INTO audit_log (id, at, username, ip, action, object_type, object_id, "
+            "outcome, details, prev_hash, hash) VALUES (:id, :at, '', '', 'forged', '', '', "
+            "'success', '{}', :prev, :hash)"
+        ),
+        {
+            "id": ids[-1] + 1,
+            "at": last.at.replace(tzinfo=None),
+            "prev": last.hash,
+            "hash": "0" * 64,
+        },
     )
     db.session.commit()
     result = verify(app)

@@ -100,8 +100,13 @@ def test_deactivation_ends_the_users_sessions(client, login_as, make_user, app, 
     login_as("admin")
     response = client.post(
         f"/admin/users/{collector.id}",
-        data={"display_name": "Li", "role": collector.role_id, "locale": "zh_CN", "team": 0,
-              "client": 0},
+        data={
+            "display_name": "Li",
+            "role": collector.role_id,
+            "locale": "zh_CN",
+            "team": 0,
+            "client": 0,
+        },
     )
     assert response.status_code == 302
     db.session.refresh(collector)

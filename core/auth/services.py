@@ -98,10 +98,8 @@ def end_all_sessions(user: User) -> None:
 
 def check_password_strength(password: str) -> None:
     if len(password) < MIN_PASSWORD_LENGTH:
-        raise UserError(
-            _("The password must be at least %(n)d characters long.", n=MIN_PASSWORD_LENGTH),
-            fields={"password": [_("Too short.")]},
-        )
+        message = _("The password must be at least %(n)d characters long.", n=MIN_PASSWORD_LENGTH)
+        raise UserError(message, fields={"password": [message]})
 
 
 def create_user(
@@ -291,13 +289,17 @@ def save_team(team, *, name: str, actor):
     name = name.strip()
     clash = db.session.scalar(select(Team.id).where(func.lower(Team.name) == name.lower()))
     if clash is not None and (team is None or clash != team.id):
-        raise Conflict(_("A team named %(n)s exists.", n=name), fields={"name": [_("Already in use.")]})
+        raise Conflict(
+            _("A team named %(n)s exists.", n=name), fields={"name": [_("Already in use.")]}
+        )
     created = team is None
     team = team or Team()
     team.name = name
     db.session.add(team)
     db.session.flush()
-    record("team.created" if created else "team.renamed", obj=team, user=actor, details={"name": name})
+    record(
+        "team.created" if created else "team.renamed", obj=team, user=actor, details={"name": name}
+    )
     return team
 
 
@@ -305,10 +307,14 @@ def create_role(*, name: str, title: str, actor) -> Role:
     """A custom role starts with no permissions; the admin grants them on its page."""
     name = name.strip().lower()
     if not name.replace("_", "").isalnum() or not name.isascii():
-        raise UserError(_("Use lower-case letters, digits and underscores for the machine name."),
-                        fields={"name": [_("Invalid.")]})
+        raise UserError(
+            _("Use lower-case letters, digits and underscores for the machine name."),
+            fields={"name": [_("Invalid.")]},
+        )
     if db.session.scalar(select(Role.id).filter_by(name=name)) is not None:
-        raise Conflict(_("A role named %(n)s exists.", n=name), fields={"name": [_("Already in use.")]})
+        raise Conflict(
+            _("A role named %(n)s exists.", n=name), fields={"name": [_("Already in use.")]}
+        )
     role = Role(name=name, title=title.strip() or name)
     db.session.add(role)
     db.session.flush()

@@ -25,6 +25,7 @@ from core.auth.models import ApiToken
 from core.auth.permissions import login_only, public, require
 from core.errors import UserError
 from core.extensions import db
+from core.web.forms import choices
 
 auth = Blueprint("auth", __name__)
 
@@ -105,7 +106,7 @@ def language(code):
 @login_only
 def profile():
     profile_form = ProfileForm(obj=current_user, prefix="profile")
-    profile_form.locale.choices = list(current_app.config["LANGUAGES"].items())
+    profile_form.locale.choices = choices(current_app.config["LANGUAGES"].items())
     password_form = PasswordForm(prefix="password")
     if "profile-display_name" in request.form and profile_form.validate_on_submit():
         services.update_user(

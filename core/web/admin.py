@@ -22,7 +22,8 @@ from core.extensions import db
 from core.modules import disable_module, enable_module, installed_modules
 from core.plugins import registry
 from core.types import agency_zone
-from core.web.forms import AuditFilterForm, ClientForm, ContractForm, RoleForm, TeamForm
+from core.web.filters import role_title
+from core.web.forms import AuditFilterForm, choices, ClientForm, ContractForm, RoleForm, TeamForm
 
 admin = Blueprint("admin", __name__, url_prefix="/admin")
 
@@ -57,18 +58,15 @@ def _page():
 def _user_form_choices(form: UserForm) -> None:
     from flask import current_app
 
-    form.role.choices = [(r.id, r.title) for r in db.session.scalars(select(Role).order_by(Role.id))]
-    form.team.choices = [(0, "—")] + [
-        (t.id, t.name) for t in db.session.scalars(select(Team).order_by(Team.name))
-    ]
-    form.client.choices = [(0, "—")] + [
-        (c.id, c.name) for c in db.session.scalars(select(Client).order_by(Client.name))
-    ]
-    form.contracts.choices = [
-        (c.id, f"{c.number} · {c.client.name}")
-        for c in db.session.scalars(select(Contract).order_by(Contract.number))
-    ]
-    form.locale.choices = list(current_app.config["LANGUAGES"].items())
+    roles = db.session.scalars(select(Role).order_by(Role.id))
+    form.role.choices = choices((r.id, role_title(r)) for r in roles)
+    teams = db.session.scalars(select(Team).order_by(Team.name))
+    form.team.choices = choices([(0, "—")] + [(t.id, t.name) for t in teams])
+    clients = db.session.scalars(select(Client).order_by(Client.name))
+    form.client.choices = choices([(0, "—")] + [(c.id, c.name) for c in clients])
+    contracts = db.session.scalars(select(Contract).order_by(Contract.number))
+    form.contracts.choices = choices((c.id, f"{c.number} · {c.client.name}") for c in contracts)
+    form.locale.choices = choices(current_app.config["LANGUAGES"].items())
 
 
 def _user_fields(form: UserForm) -> dict:
@@ -310,9 +308,8 @@ def contracts():
 def edit_contract(contract_id=None):
     contract = _get_or_404(Contract, contract_id) if contract_id else None
     form = ContractForm(obj=contract)
-    form.client.choices = [
-        (c.id, f"{c.name} ({c.code})") for c in db.session.scalars(select(Client).order_by(Client.name))
-    ]
+    clients = db.session.scalars(select(Client).order_by(Client.name))
+    form.client.choices = choices((c.id, f"{c.name} ({c.code})") for c in clients)
     if request.method == "GET":
         if contract is not None:
             form.client.data = contract.client_id
@@ -391,7 +388,9 @@ def audit():
             start = datetime.combine(form.date_from.data, time(0), tzinfo=agency_zone())
             query = query.where(AuditEntry.at >= start)
         if form.date_to.data:
-            end = datetime.combine(form.date_to.data, time(0), tzinfo=agency_zone()) + timedelta(days=1)
+            end = datetime.combine(form.date_to.data, time(0), tzinfo=agency_zone()) + timedelta(
+                days=1
+            )
             query = query.where(AuditEntry.at < end)
     page = db.paginate(query, page=_page(), per_page=100, error_out=False)
     return render_template("core/admin/audit.html", form=form, page=page)

@@ -2,8 +2,14 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
+from wtforms.fields.choices import SelectChoice
 from wtforms import DateField, DecimalField, SelectField, StringField, TextAreaField, TimeField
 from wtforms.validators import DataRequired, Length, NumberRange, Optional, ValidationError
+
+
+def choices(pairs) -> list[SelectChoice]:
+    """Options for a select field from ``(value, label)`` pairs."""
+    return [SelectChoice(value, label) for value, label in pairs]
 
 
 def valid_timezone(form, field):
@@ -64,12 +70,14 @@ class AuditFilterForm(FlaskForm):
     object_type = StringField(_l("Object type"), validators=[Optional()])
     outcome = SelectField(
         _l("Outcome"),
-        choices=[
-            ("", _l("Any")),
-            ("success", _l("Success")),
-            ("failure", _l("Failure")),
-            ("denied", _l("Denied")),
-        ],
+        choices=choices(
+            [
+                ("", _l("Any")),
+                ("success", _l("Success")),
+                ("failure", _l("Failure")),
+                ("denied", _l("Denied")),
+            ]
+        ),
         validators=[Optional()],
     )
     date_from = DateField(_l("From"), validators=[Optional()])
