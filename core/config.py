@@ -47,8 +47,9 @@ DEFAULTS: dict = {
     "PAGE_SIZE": 50,
     #: Key of the audit log's hash chain; empty means SECRET_KEY.
     "AUDIT_KEY": "",
-    #: Run pending migrations when the app starts (demo and embedded installs).
-    "AUTO_MIGRATE": False,
+    #: Run pending migrations when the app starts. Unset: only for the embedded SQLite
+    #: database (no DATABASE_URL given); a PostgreSQL deployment runs ``maple db upgrade``.
+    "AUTO_MIGRATE": None,
 }
 
 LIST_KEYS = ("PLUGINS", "DISABLED_PLUGINS", "PLUGIN_MODULES")
@@ -65,9 +66,12 @@ def load(app, overrides: dict | None) -> None:
         value = app.config[key]
         if isinstance(value, str):
             app.config[key] = [part.strip() for part in value.split(",") if part.strip()]
-    if not app.config["DATABASE_URL"]:
+    embedded = not app.config["DATABASE_URL"]
+    if embedded:
         Path(app.instance_path).mkdir(parents=True, exist_ok=True)
         app.config["DATABASE_URL"] = "sqlite:///" + os.path.join(app.instance_path, "maple.db")
+    if app.config["AUTO_MIGRATE"] is None:
+        app.config["AUTO_MIGRATE"] = embedded
     app.config["SQLALCHEMY_DATABASE_URI"] = normalise_database_url(app.config["DATABASE_URL"])
     if app.config["ENV"] == "production":
         app.config["SESSION_COOKIE_SECURE"] = True

@@ -82,6 +82,7 @@ def _authenticate_api_token():
     header = request.headers.get("Authorization", "")
     scheme, _sep, token = header.partition(" ")
     user = user_for_token(token.strip()) if scheme.lower() == "bearer" and token else None
+    db.session.commit()  # keep the token's last-used time, whatever the view does next
     g._login_user = user or AnonymousUser()
     if user is not None and not user.can("core.api.use"):
         g._login_user = AnonymousUser()

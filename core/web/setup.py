@@ -111,7 +111,11 @@ def _http_message(error: HTTPException) -> str:
 
 
 def wants_json() -> bool:
-    return request.blueprint == "api" or request.path.startswith("/api/")
+    """API calls and any view declared with ``@endpoint`` (plugins' too) get JSON errors."""
+    if request.blueprint == "api" or request.path.startswith("/api/"):
+        return True
+    view = current_app.view_functions.get(request.endpoint or "")
+    return hasattr(view, "maple_endpoint")
 
 
 def error_response(status: int, message: str, fields: dict | None = None):

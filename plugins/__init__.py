@@ -1,0 +1,1 @@
+"""Maple's built-in modules, each a plugin declared in the maple.plugins entry-point group."""
