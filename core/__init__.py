@@ -29,6 +29,11 @@ def create_app(config: dict | None = None) -> Flask:
     )
     config_module.load(app, config)
     config_module.check_production_ready(app)
+    if app.config["TRUSTED_PROXIES"]:
+        from werkzeug.middleware.proxy_fix import ProxyFix
+
+        hops = int(app.config["TRUSTED_PROXIES"])
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops)
 
     db.init_app(app)
     csrf.init_app(app)

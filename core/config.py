@@ -45,6 +45,9 @@ DEFAULTS: dict = {
     "WTF_CSRF_TIME_LIMIT": None,
     "MAX_CONTENT_LENGTH": 64 * 1024 * 1024,
     "PAGE_SIZE": 50,
+    #: How many reverse proxies in front of Maple set X-Forwarded-For/-Proto: their values
+    #: are then trusted for the client's address (login throttling, audit) and the scheme.
+    "TRUSTED_PROXIES": 0,
     #: Key of the audit log's hash chain; empty means SECRET_KEY.
     "AUDIT_KEY": "",
     #: Run pending migrations when the app starts. Unset: only for the embedded SQLite

@@ -42,3 +42,18 @@ def test_postgres_urls_get_the_psycopg_driver():
     assert normalise_database_url("postgres://u@h/db") == "postgresql+psycopg://u@h/db"
     assert normalise_database_url("postgresql://u@h/db") == "postgresql+psycopg://u@h/db"
     assert normalise_database_url("sqlite:///x.db") == "sqlite:///x.db"
+
+
+def test_client_address_comes_from_a_trusted_proxy_only(app_config, db):
+    from sqlalchemy import select
+
+    from core.audit.models import AuditEntry
+
+    direct = create_app(app_config).test_client()
+    direct.post("/login", data={"username": "x", "password": "y"},
+                headers={"X-Forwarded-For": "203.0.113.9"})
+    proxied = create_app({**app_config, "TRUSTED_PROXIES": 1}).test_client()
+    proxied.post("/login", data={"username": "x", "password": "y"},
+                 headers={"X-Forwarded-For": "203.0.113.9"})
+    ips = db.session.scalars(select(AuditEntry.ip).order_by(AuditEntry.id)).all()
+    assert ips == ["127.0.0.1", "203.0.113.9"]
