@@ -5,6 +5,7 @@ from __future__ import annotations
 import click
 from flask import current_app
 from flask.cli import FlaskGroup, with_appcontext
+from werkzeug.serving import run_simple
 from sqlalchemy import select
 
 from core import create_app
@@ -156,7 +157,8 @@ def demo(host, port, no_serve):
     if no_serve:
         return
     click.echo(f"\nOpen http://{host}:{port}/ in a browser. Ctrl+C stops the server.\n")
-    current_app.run(host=host, port=port, debug=False, use_reloader=False)
+    # Flask ignores app.run() inside its own CLI, so serve with Werkzeug directly.
+    run_simple(host, port, current_app._get_current_object(), threaded=True)
 
 
 if __name__ == "__main__":
