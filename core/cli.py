@@ -5,8 +5,8 @@ from __future__ import annotations
 import click
 from flask import current_app
 from flask.cli import FlaskGroup, with_appcontext
-from werkzeug.serving import run_simple
 from sqlalchemy import select
+from werkzeug.serving import run_simple
 
 from core import create_app
 from core.extensions import db

@@ -19,7 +19,7 @@ def routes(app):
             if isinstance(converter, IntegerConverter):
                 values[name] = 1
             elif isinstance(converter, AnyConverter):
-                values[name] = sorted(converter.items)[0]
+                values[name] = min(converter.items)
             else:
                 values[name] = "x"
         url = rule.build(values, append_unknown=False)[1]

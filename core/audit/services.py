@@ -72,6 +72,14 @@ def record(
     return entry
 
 
+def record_saved(obj, action: str, *, user, details: dict | None = None):
+    """Add ``obj`` to the session, flush it so it has an id, and audit ``action`` on it."""
+    db.session.add(obj)
+    db.session.flush()
+    record(action, obj=obj, user=user, details=details)
+    return obj
+
+
 def _key() -> bytes:
     return (current_app.config["AUDIT_KEY"] or current_app.config["SECRET_KEY"]).encode()
 
@@ -131,13 +139,10 @@ def verify() -> tuple[int, ChainProblem | None]:
 @event.listens_for(Session, "before_flush")
 def _audit_is_append_only(session, flush_context, instances):
     """Refuse, in the ORM, to delete audit entries or change one already sealed."""
-    for obj in session.deleted:
-        if isinstance(obj, AuditEntry):
-            raise RuntimeError("audit entries are never deleted")
-    for obj in session.dirty:
-        if isinstance(obj, AuditEntry):
-            obj.hash  # noqa: B018 - load it if expired, so its history is known
-            history = inspect(obj).attrs.hash.history
-            sealed = (history.deleted or history.unchanged or [""])[0]
-            if sealed:
-                raise RuntimeError("audit entries are never changed once written")
+    if any(isinstance(obj, AuditEntry) for obj in session.deleted):
+        raise RuntimeError("audit entries are never deleted")
+    for entry in (obj for obj in session.dirty if isinstance(obj, AuditEntry)):
+        entry.hash  # noqa: B018 - load it if expired, so its history is known
+        history = inspect(entry).attrs.hash.history
+        if (history.deleted or history.unchanged or [""])[0]:
+            raise RuntimeError("audit entries are never changed once written")

@@ -11,7 +11,7 @@ from flask_babel import force_locale
 from flask_babel import gettext as _
 from sqlalchemy import func, select, update
 
-from core.audit.services import record
+from core.audit.services import record, record_saved
 from core.auth import throttle
 from core.auth.models import ApiToken, KnownPermission, Role, RolePermission, User, UserSession
 from core.auth.permissions import BUILTIN_ROLES
@@ -130,10 +130,7 @@ def create_user(
     )
     user.set_password(password)
     _bind(user, role, client, contracts)
-    db.session.add(user)
-    db.session.flush()
-    record("user.created", obj=user, user=actor, details={"role": role.name})
-    return user
+    return record_saved(user, "user.created", user=actor, details={"role": role.name})
 
 
 def update_user(
@@ -260,10 +257,7 @@ def issue_token(user: User, name: str) -> tuple[ApiToken, str]:
     token = ApiToken(
         user=user, name=name.strip() or "API", token_hash=_digest(plain), prefix=plain[:10]
     )
-    db.session.add(token)
-    db.session.flush()
-    record("api_token.issued", obj=token, user=user)
-    return token, plain
+    return record_saved(token, "api_token.issued", user=user), plain
 
 
 def revoke_token(token: ApiToken, actor) -> None:
@@ -295,12 +289,8 @@ def save_team(team, *, name: str, actor):
     created = team is None
     team = team or Team()
     team.name = name
-    db.session.add(team)
-    db.session.flush()
-    record(
-        "team.created" if created else "team.renamed", obj=team, user=actor, details={"name": name}
-    )
-    return team
+    action = "team.created" if created else "team.renamed"
+    return record_saved(team, action, user=actor, details={"name": name})
 
 
 def create_role(*, name: str, title: str, actor) -> Role:
@@ -316,7 +306,4 @@ def create_role(*, name: str, title: str, actor) -> Role:
             _("A role named %(n)s exists.", n=name), fields={"name": [_("Already in use.")]}
         )
     role = Role(name=name, title=title.strip() or name)
-    db.session.add(role)
-    db.session.flush()
-    record("role.created", obj=role, user=actor)
-    return role
+    return record_saved(role, "role.created", user=actor)

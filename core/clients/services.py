@@ -5,7 +5,7 @@ from __future__ import annotations
 from flask_babel import gettext as _
 from sqlalchemy import func, select
 
-from core.audit.services import record
+from core.audit.services import record_saved
 from core.auth.models import user_contracts
 from core.clients.models import Client, Contract
 from core.errors import Conflict, UserError
@@ -82,15 +82,8 @@ def save_client(client: Client | None, *, name: str, code: str, notes: str = "",
     created = client is None
     client = client or Client()
     client.name, client.code, client.notes = name, code, notes or ""
-    db.session.add(client)
-    db.session.flush()
-    record(
-        "client.created" if created else "client.updated",
-        obj=client,
-        user=actor,
-        details={"code": code},
-    )
-    return client
+    action = "client.created" if created else "client.updated"
+    return record_saved(client, action, user=actor, details={"code": code})
 
 
 CONTRACT_FIELDS = (
@@ -134,12 +127,5 @@ def save_contract(contract: Contract | None, *, number: str, actor, **fields) ->
             _("The contact window must start before it ends."),
             fields={"contact_end": [_("Must be after the start of the window.")]},
         )
-    db.session.add(contract)
-    db.session.flush()
-    record(
-        "contract.created" if created else "contract.updated",
-        obj=contract,
-        user=actor,
-        details={"number": number},
-    )
-    return contract
+    action = "contract.created" if created else "contract.updated"
+    return record_saved(contract, action, user=actor, details={"number": number})

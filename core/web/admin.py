@@ -23,7 +23,7 @@ from core.modules import disable_module, enable_module, installed_modules
 from core.plugins import registry
 from core.types import agency_zone
 from core.web.filters import role_title
-from core.web.forms import AuditFilterForm, choices, ClientForm, ContractForm, RoleForm, TeamForm
+from core.web.forms import AuditFilterForm, ClientForm, ContractForm, RoleForm, TeamForm, choices
 
 admin = Blueprint("admin", __name__, url_prefix="/admin")
 
@@ -240,7 +240,7 @@ def edit_role(role_id):
             flash(error.message, "error")
         else:
             db.session.commit()
-            flash(_("The permissions of %(role)s were saved.", role=role.title), "success")
+            flash(_("The permissions of %(role)s were saved.", role=role_title(role)), "success")
             return redirect(url_for("admin.edit_role", role_id=role.id))
     groups: dict[str, list] = {}
     for permission in sorted(permissions.values(), key=lambda p: p.name):
