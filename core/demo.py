@@ -59,8 +59,14 @@ def create_demo_data() -> list[tuple[str, str]]:
     )
     if db.session.scalar(select(Contract).filter_by(number="ZSY-2026-001")) is None:
         save_contract(
-            None, number="ZSY-2026-001", actor=None, client=other, start_date=date(2026, 3, 1),
-            end_date=None, timezone="Asia/Shanghai", commission_rate=Decimal("0.1200"),
+            None,
+            number="ZSY-2026-001",
+            actor=None,
+            client=other,
+            start_date=date(2026, 3, 1),
+            end_date=None,
+            timezone="Asia/Shanghai",
+            commission_rate=Decimal("0.1200"),
         )
     team = db.session.scalar(select(Team).filter_by(name="一组")) or Team(name="一组")
     db.session.add(team)

@@ -2,11 +2,11 @@
 
 import pytest
 from sqlalchemy import select
+from support.modules import module_plugin
 
 from core.audit.models import AuditEntry
 from core.auth.models import Role, User
 from core.clients.models import Client, Contract
-from support.modules import module_plugin
 
 CONTRACT_FORM = {
     "number": "JSZ-2026-002",
@@ -34,7 +34,7 @@ def page(response):
 
 
 def test_admin_creates_a_client_and_a_duplicate_code_is_explained(client, login_as, db):
-    login_as("admin")
+    login_as("admin", locale="en")
     response = client.post("/admin/clients/new", data={"name": "江苏中行", "code": "jsz"})
     assert response.status_code == 302
     assert db.session.scalar(select(Client.code)) == "JSZ"
@@ -46,7 +46,7 @@ def test_admin_creates_a_client_and_a_duplicate_code_is_explained(client, login_
 
 def test_contract_form_checks_dates_window_and_time_zone(client, login_as, contract, db):
     bank = contract().client
-    login_as("admin")
+    login_as("admin", locale="en")
     bad = dict(CONTRACT_FORM, client=bank.id, end_date="2025-01-01", timezone="Mars/Base")
     response = client.post("/admin/contracts/new", data=bad)
     assert response.status_code == 200
@@ -64,7 +64,7 @@ def test_switching_on_pulls_requirements_and_off_is_refused_while_needed(
     with_modules, client, login_as, contract, db
 ):
     target = contract()
-    login_as("admin")
+    login_as("admin", locale="en")
     client.post(f"/admin/contracts/{target.id}/modules/addon/on")
     db.session.expire_all()
     assert db.session.get(Contract, target.id).enabled_modules == {"base", "addon"}
@@ -115,7 +115,7 @@ def test_role_permissions_are_edited_and_audited(client, login_as, db):
 
 
 def test_user_form_validates_and_role_change_is_audited(client, login_as, contract, db):
-    login_as("admin")
+    login_as("admin", locale="en")
     target = contract()
     collector_role = db.session.scalar(select(Role).filter_by(name="collector"))
     viewer_role = db.session.scalar(select(Role).filter_by(name="client_viewer"))
@@ -150,14 +150,14 @@ def test_user_form_validates_and_role_change_is_audited(client, login_as, contra
 
 
 def test_home_shows_only_the_users_contracts(client, login_as, contract):
-    mine, other = contract(number="MINE-1"), contract(number="OTHER-1")
+    mine, _other = contract(number="MINE-1"), contract(number="OTHER-1")
     login_as("collector", contracts=[mine])
     text = page(client.get("/"))
     assert "MINE-1" in text and "OTHER-1" not in text
 
 
 def test_client_viewer_sees_only_their_clients_contracts(client, login_as, contract):
-    mine, other = contract(number="BANK-A"), contract(number="BANK-B")
+    mine, _other = contract(number="BANK-A"), contract(number="BANK-B")
     login_as("client_viewer", client=mine.client)
     text = page(client.get("/"))
     assert "BANK-A" in text and "BANK-B" not in text
@@ -182,7 +182,7 @@ def test_navigation_shows_only_permitted_entries(client, login_as):
 def test_teams_are_created_and_renamed(client, login_as, db):
     from core.auth.models import Team
 
-    login_as("admin")
+    login_as("admin", locale="en")
     client.post("/admin/teams", data={"name": "一组"})
     team = db.session.scalar(select(Team))
     assert "already" in page(

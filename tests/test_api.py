@@ -191,7 +191,7 @@ def test_invalid_contract_lists_every_bad_field_at_once(api_as):
     ],
 )
 def test_body_must_be_a_json_object(api_as, send):
-    response = api_as("manager").post("/clients", **send)
+    response = api_as("manager", locale="en").post("/clients", **send)
     assert response.status_code == 400
     assert "JSON object" in response.json["error"]["message"]
 

@@ -31,6 +31,8 @@ def test_login_opens_a_fresh_server_side_session(client, make_user, db):
 
 def test_wrong_password_is_refused_and_audited(client, make_user, db):
     make_user("collector", username="li")
+    with client.session_transaction() as session:
+        session["locale"] = "en"  # the page is in Chinese by default
     response = sign_in(client, "li", "not-the-password")
     assert response.status_code == 401
     assert "Wrong user name or password" in response.get_data(as_text=True)

@@ -15,8 +15,9 @@ def sign_in(page, base, username):
     page.wait_for_url(f"{base}/")
 
 
-def test_admin_switches_a_module_on_and_sees_its_menu(live_server, browser_page, make_user,
-                                                      contract):
+def test_admin_switches_a_module_on_and_sees_its_menu(
+    live_server, browser_page, make_user, contract
+):
     pytest.importorskip("maple_notes")
     target = contract(number="JSZ-2026-009")
     make_user("admin", username="boss")
@@ -37,8 +38,9 @@ def test_admin_switches_a_module_on_and_sees_its_menu(live_server, browser_page,
     assert "JSZ-2026-009" in page.content()
 
 
-def test_wrong_password_shows_a_message_and_keeps_the_user_out(live_server, browser_page,
-                                                               make_user):
+def test_wrong_password_shows_a_message_and_keeps_the_user_out(
+    live_server, browser_page, make_user
+):
     make_user("collector", username="li")
     page = browser_page
     page.goto(f"{live_server}/login")

@@ -50,10 +50,16 @@ def test_client_address_comes_from_a_trusted_proxy_only(app_config, db):
     from core.audit.models import AuditEntry
 
     direct = create_app(app_config).test_client()
-    direct.post("/login", data={"username": "x", "password": "y"},
-                headers={"X-Forwarded-For": "203.0.113.9"})
+    direct.post(
+        "/login",
+        data={"username": "x", "password": "y"},
+        headers={"X-Forwarded-For": "203.0.113.9"},
+    )
     proxied = create_app({**app_config, "TRUSTED_PROXIES": 1}).test_client()
-    proxied.post("/login", data={"username": "x", "password": "y"},
-                 headers={"X-Forwarded-For": "203.0.113.9"})
+    proxied.post(
+        "/login",
+        data={"username": "x", "password": "y"},
+        headers={"X-Forwarded-For": "203.0.113.9"},
+    )
     ips = db.session.scalars(select(AuditEntry.ip).order_by(AuditEntry.id)).all()
     assert ips == ["127.0.0.1", "203.0.113.9"]

@@ -23,6 +23,7 @@ from flask import Response, jsonify, request
 from flask_babel import gettext as _
 from marshmallow import Schema, ValidationError
 
+from core.api.messages import plain
 from core.errors import InvalidInput, UserError
 
 
@@ -95,7 +96,8 @@ def load_body(schema: Schema) -> dict:
         return schema.load(data)
     except ValidationError as error:
         raise InvalidInput(
-            _("Some fields are not valid; see the messages by field."), fields=error.messages
+            _("Some fields are not valid; see the messages by field."),
+            fields=plain(error.messages),
         ) from None
 
 

@@ -11,7 +11,9 @@ def module_plugin(name, requires=(), calls=None):
     calls = calls if calls is not None else []
 
     class Plugin:
-        MODULE = ModuleInfo(name, name.title(), requires=tuple(requires), description=f"{name} test")
+        MODULE = ModuleInfo(
+            name, name.title(), requires=tuple(requires), description=f"{name} test"
+        )
 
         @hookimpl
         def after_module_enabled(self, contract):
