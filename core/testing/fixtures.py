@@ -38,6 +38,11 @@ _serial = itertools.count(1)
 
 def _empty_database(url: str) -> None:
     engine = create_engine(normalise_database_url(url))
+    if engine.dialect.name != "sqlite" and "test" not in (engine.url.database or ""):
+        raise pytest.UsageError(
+            f"MAPLE_TEST_DATABASE_URL names database {engine.url.database!r}; the tests empty "
+            "it, so its name must contain 'test'"
+        )
     with engine.begin() as connection:
         if engine.dialect.name == "postgresql":
             connection.execute(text("DROP SCHEMA public CASCADE"))
