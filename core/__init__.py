@@ -66,5 +66,8 @@ def _import_core_models() -> None:
     """Import every core model so the metadata (and Alembic) knows all core tables."""
     import core.audit.models
     import core.auth.models
+    import core.batches.models
     import core.cases.models
-    import core.clients.models  # noqa: F401
+    import core.clients.models
+    import core.imports.models
+    import core.jobs.models  # noqa: F401

@@ -1,5 +1,6 @@
 """The core's own hook implementations: it registers permissions and menus like any plugin."""
 
+from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 
 from core.auth.permissions import CORE_PERMISSIONS
@@ -10,6 +11,16 @@ from core.web.nav import NavItem
 @hookimpl
 def register_permissions():
     return CORE_PERMISSIONS
+
+
+@hookimpl
+def check_case_work(case):
+    """Paused, closed and returned cases cannot be worked, whoever asks."""
+    from core.cases.services import FROZEN, status_title
+
+    if case.status in FROZEN:
+        return _("the case is %(status)s and cannot be worked", status=status_title(case.status))
+    return None
 
 
 @hookimpl

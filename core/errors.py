@@ -10,10 +10,13 @@ class UserError(Exception):
 
     status_code = 400
 
-    def __init__(self, message: str, *, fields: dict | None = None):
+    def __init__(self, message: str, *, fields: dict | None = None, audit: dict | None = None):
         super().__init__(message)
         self.message = message
         self.fields = fields or {}
+        #: Keyword arguments for core.audit.services.record: a refusal that must be kept in
+        #: the audit log even though the request's own work is rolled back.
+        self.audit = audit
 
 
 class NotAllowed(UserError):

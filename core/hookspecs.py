@@ -85,6 +85,19 @@ def register_nav_items():
     """
 
 
+@hookspec
+def register_import_kinds():
+    """Return the import kinds this plugin adds (an allocation sheet, visit results …).
+
+    Each is a :class:`core.imports.kinds.ImportKind` whose name starts with the plugin's
+    name (``collection_allocation``); it appears on the import page of contracts that have
+    the plugin's module on, gets a template download, header mapping, dry run and commit
+    like the core's kinds. Two kinds of one name refuse to start.
+
+    :return: a list of :class:`~core.imports.kinds.ImportKind`.
+    """
+
+
 @hookspec(historic=True)
 def app_configured(app):
     """Called once the app is fully built: config loaded, plugins and blueprints registered.
@@ -111,6 +124,111 @@ def case_detail_panels(case, user):
     :param case: the :class:`core.cases.models.Case` being shown.
     :param user: the :class:`core.auth.models.User` looking at it.
     :return: a :class:`core.cases.panels.Panel`, a list of them, or ``None``.
+    """
+
+
+@hookspec
+def check_case_work(case, user, action):
+    """Veto work on a case: return the reasons it may not be worked now, or nothing.
+
+    Called by every core service before it changes a case on someone's behalf (a contact
+    record, a payment claim, an assignment), whoever calls the service — page, API, import
+    or command. The core itself refuses paused and closed cases; the collection module adds
+    a complaint hold. Any reason refuses the action, and the refusal is audited.
+
+    :param case: the :class:`core.cases.models.Case`.
+    :param user: the user acting (``None`` for an import or a command run as the system).
+    :param action: what is about to happen, e.g. ``"contact"``, ``"payment_claim"``.
+    :return: a reason (str), a list of reasons, or ``None``.
+    """
+
+
+@hookspec
+def check_contact(case, user, channel, contact_type, target, at):
+    """Veto one contact with a debtor or a third party: return the reasons to refuse it.
+
+    Called before a call, message, letter or visit is recorded or sent, including records
+    imported after the fact (they are checked and reported, not dropped). Rules such as the
+    contact-hour window or the daily call limit live in the modules that implement this.
+
+    :param case: the :class:`core.cases.models.Case`.
+    :param user: the user making the contact (``None`` for imported records).
+    :param channel: ``"phone"``, ``"sms"``, ``"letter"``, ``"visit"`` or ``"other"``.
+    :param contact_type: ``"debtor"``, ``"spouse"``, ``"relative"``, ``"colleague"``, ``"other"``.
+    :param target: the number or address used.
+    :param at: when the contact happens, a timezone-aware datetime.
+    :return: a reason (str), a list of reasons, or ``None``.
+    """
+
+
+@hookspec
+def after_batch_imported(batch, run, user):
+    """Called after an import into ``batch`` committed (inside its transaction).
+
+    :param batch: the :class:`core.batches.models.Batch`.
+    :param run: the :class:`core.imports.models.ImportRun` with its final report.
+    :param user: who ran the import (``None`` from the command line).
+    """
+
+
+@hookspec
+def after_case_created(case, user):
+    """Called after a new case was stored (by an import or by hand), inside its transaction.
+
+    :param case: the new :class:`core.cases.models.Case` (flushed, so it has an id).
+    :param user: who created it (``None`` from the command line).
+    """
+
+
+@hookspec
+def after_case_paused(case, reason, user):
+    """Called after ``case`` was paused (暂停); it cannot be worked until resumed.
+
+    :param case: the :class:`core.cases.models.Case`.
+    :param reason: the reason the user gave.
+    :param user: who paused it.
+    """
+
+
+@hookspec
+def after_case_resumed(case, reason, user):
+    """Called after a paused or closed ``case`` was resumed (恢复) and may be worked again.
+
+    :param case: the :class:`core.cases.models.Case`.
+    :param reason: the reason the user gave.
+    :param user: who resumed it.
+    """
+
+
+@hookspec
+def after_case_closed(case, reason, user):
+    """Called after ``case`` was closed (关闭); it cannot be worked until resumed.
+
+    :param case: the :class:`core.cases.models.Case`.
+    :param reason: the reason the user gave.
+    :param user: who closed it.
+    """
+
+
+@hookspec
+def after_case_assigned(case, holder, team, previous, user):
+    """Called after ``case`` got a new holder (分案, 调案) or went back to the pool.
+
+    :param case: the :class:`core.cases.models.Case`.
+    :param holder: the new holder (a User), or ``None`` when recalled to the pool.
+    :param team: the holder's team, or the team the case was given to, or ``None``.
+    :param previous: the previous holder, or ``None``.
+    :param user: who assigned it.
+    """
+
+
+@hookspec
+def after_payment_recorded(case, payment, user):
+    """Called after a confirmed repayment changed ``case``'s balance.
+
+    :param case: the :class:`core.cases.models.Case`, its balance already updated.
+    :param payment: the confirmed :class:`core.cases.models.Payment`.
+    :param user: who recorded or confirmed it (``None`` for an import).
     """
 
 

@@ -1,32 +1,277 @@
+"""The case file: each case, its contact data, who holds it, what happened, what was paid."""
+
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 from decimal import Decimal
 
-from sqlalchemy import ForeignKey, Numeric, String
+from sqlalchemy import JSON, ForeignKey, Index, Numeric, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from core.extensions import db
 from core.types import UTCDateTime, utcnow
 
+Money = Numeric(14, 2)
+
+#: Case statuses; core.cases.services.STATUS_CHANGES says which may follow which.
+NORMAL, PAUSED, CLOSED, RETURNED, SETTLED = "normal", "paused", "closed", "returned", "settled"
+STATUSES = (NORMAL, PAUSED, CLOSED, RETURNED, SETTLED)
+
 
 class Case(db.Model):
-    """One overdue account placed under a contract."""
+    """One overdue account (案件) placed in a batch under a contract."""
 
     __tablename__ = "cases"
+    __table_args__ = (
+        Index("ix_cases_card_no_entrust_date", "card_no", "entrust_date"),
+        Index("ix_cases_id_no_entrust_date", "id_no", "entrust_date"),
+        Index("ix_cases_contract_id_status", "contract_id", "status"),
+        Index("ix_cases_batch_id_id", "batch_id", "id"),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     contract_id: Mapped[int] = mapped_column(ForeignKey("contracts.id"), index=True)
+    batch_id: Mapped[int | None] = mapped_column(ForeignKey("batches.id"))
+
+    # -- identity --------------------------------------------------------------------------
     #: 个案序列号: the bank's or agency's unique case code, e.g. ``JSZ1-000001``.
     serial: Mapped[str] = mapped_column(String(64), unique=True)
-    name: Mapped[str] = mapped_column(String(120))
-    #: 证件号, 卡号, 手机号: always text, shown masked unless the user may unmask.
-    id_no: Mapped[str] = mapped_column(String(32), default="")
+    #: 档案号, the bank's file number.
+    archive_no: Mapped[str] = mapped_column(String(64), default="", index=True)
+    #: 卡号, 账号, 证件号, phones: always text, shown masked unless the user may unmask.
     card_no: Mapped[str] = mapped_column(String(32), default="")
+    account_no: Mapped[str] = mapped_column(String(40), default="")
+    id_type: Mapped[str] = mapped_column(String(20), default="")
+    id_no: Mapped[str] = mapped_column(String(32), default="")
+    #: Last four of the card, indexed so users can search by what a masked number shows.
+    card_tail: Mapped[str] = mapped_column(String(4), default="", index=True)
+    name: Mapped[str] = mapped_column(String(120), index=True)
+    gender: Mapped[str] = mapped_column(String(8), default="")
+    birthday: Mapped[date | None]
+
+    # -- debt ------------------------------------------------------------------------------
+    #: 委案金额: the debt at hand-over.
+    entrusted_amount: Mapped[Decimal] = mapped_column(Money, default=Decimal(0), index=True)
+    #: What is still owed: the entrusted amount less confirmed repayments.
+    balance: Mapped[Decimal] = mapped_column(Money, default=Decimal(0))
+    principal: Mapped[Decimal | None] = mapped_column(Money)
+    interest: Mapped[Decimal | None] = mapped_column(Money)
+    late_fee: Mapped[Decimal | None] = mapped_column(Money)
+    min_payment: Mapped[Decimal | None] = mapped_column(Money)
+    days_overdue: Mapped[int | None] = mapped_column(index=True)
+    #: 账龄 M1…M6, M6+ (derived from the days overdue when the bank gives none).
+    bucket: Mapped[str] = mapped_column(String(8), default="", index=True)
+    overdue_date: Mapped[date | None]
+    last_payment_date: Mapped[date | None]
+    last_payment_amount: Mapped[Decimal | None] = mapped_column(Money)
+    currency: Mapped[str] = mapped_column(String(8), default="CNY")
+
+    # -- contact ---------------------------------------------------------------------------
     mobile: Mapped[str] = mapped_column(String(32), default="")
-    entrusted_amount: Mapped[Decimal] = mapped_column(Numeric(14, 2), default=Decimal(0))
-    #: normal, paused, closed, returned or settled.
-    status: Mapped[str] = mapped_column(String(16), default="normal", index=True)
+    email: Mapped[str] = mapped_column(String(120), default="")
+    employer: Mapped[str] = mapped_column(String(200), default="")
+
+    # -- placement -------------------------------------------------------------------------
+    entrust_date: Mapped[date | None]
+    return_date: Mapped[date | None]
+    area: Mapped[str] = mapped_column(String(120), default="", index=True)
+    province: Mapped[str] = mapped_column(String(40), default="")
+    city: Mapped[str] = mapped_column(String(40), default="")
+    remark: Mapped[str] = mapped_column(Text, default="")
+    #: IANA zone of the debtor when it differs from the contract's.
+    timezone: Mapped[str] = mapped_column(String(64), default="")
+
+    # -- state -----------------------------------------------------------------------------
+    status: Mapped[str] = mapped_column(String(16), default=NORMAL, index=True)
+    status_reason: Mapped[str] = mapped_column(String(500), default="")
+    #: Who holds the case now (history in case_assignments).
+    holder_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"), index=True)
+    team_id: Mapped[int | None] = mapped_column(ForeignKey("teams.id"), index=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
 
     contract = relationship("Contract")
+    batch = relationship("Batch")
+    holder = relationship("User", foreign_keys=[holder_id])
+    team = relationship("Team")
+    phones: Mapped[list[CasePhone]] = relationship(
+        back_populates="case", cascade="all, delete-orphan", order_by="CasePhone.id"
+    )
+    addresses: Mapped[list[CaseAddress]] = relationship(
+        back_populates="case", cascade="all, delete-orphan", order_by="CaseAddress.id"
+    )
+    contacts: Mapped[list[CaseContact]] = relationship(
+        back_populates="case", cascade="all, delete-orphan", order_by="CaseContact.position"
+    )
+    comments: Mapped[list[CaseComment]] = relationship(
+        back_populates="case", cascade="all, delete-orphan", order_by="CaseComment.id"
+    )
+    interest_entries: Mapped[list[CaseInterest]] = relationship(
+        back_populates="case", cascade="all, delete-orphan", order_by="CaseInterest.id"
+    )
+
+
+class CasePhone(db.Model):
+    """A number of the debtor's (手机, 家庭电话, 单位电话 …)."""
+
+    __tablename__ = "case_phones"
+    __table_args__ = (UniqueConstraint("case_id", "number"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id", ondelete="CASCADE"), index=True)
+    #: mobile, home, work or other.
+    kind: Mapped[str] = mapped_column(String(16), default="mobile")
+    number: Mapped[str] = mapped_column(String(32))
+    #: valid, invalid (the number does not work) or do_not_contact.
+    status: Mapped[str] = mapped_column(String(16), default="valid")
+    #: import or manual.
+    source: Mapped[str] = mapped_column(String(16), default="import")
+    note: Mapped[str] = mapped_column(String(200), default="")
+
+    case: Mapped[Case] = relationship(back_populates="phones")
+
+
+class CaseAddress(db.Model):
+    """An address of the debtor's (家庭地址, 单位地址, 户籍地址, 对账单地址 …)."""
+
+    __tablename__ = "case_addresses"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id", ondelete="CASCADE"), index=True)
+    #: home, work, hukou, statement or other.
+    kind: Mapped[str] = mapped_column(String(16), default="home")
+    address: Mapped[str] = mapped_column(String(300))
+    status: Mapped[str] = mapped_column(String(16), default="valid")
+    source: Mapped[str] = mapped_column(String(16), default="import")
+
+    case: Mapped[Case] = relationship(back_populates="addresses")
+
+
+class CaseContact(db.Model):
+    """A third party the bank listed (联系人1–6): family, colleague, friend."""
+
+    __tablename__ = "case_contacts"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id", ondelete="CASCADE"), index=True)
+    position: Mapped[int] = mapped_column(default=1)
+    name: Mapped[str] = mapped_column(String(120), default="")
+    relation: Mapped[str] = mapped_column(String(40), default="")
+    phone: Mapped[str] = mapped_column(String(32), default="")
+    #: Never offered for contact once set (the contact objected).
+    do_not_contact: Mapped[bool] = mapped_column(default=False)
+
+    case: Mapped[Case] = relationship(back_populates="contacts")
+
+
+class CaseComment(db.Model):
+    """A remark (评语) imported from the bank or written by staff."""
+
+    __tablename__ = "case_comments"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id", ondelete="CASCADE"), index=True)
+    body: Mapped[str] = mapped_column(Text)
+    source: Mapped[str] = mapped_column(String(16), default="import")
+    author_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    case: Mapped[Case] = relationship(back_populates="comments")
+    author = relationship("User")
+
+
+class CaseInterest(db.Model):
+    """An interest entry (利息) the bank reports for a date."""
+
+    __tablename__ = "case_interest"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id", ondelete="CASCADE"), index=True)
+    as_of: Mapped[date]
+    amount: Mapped[Decimal] = mapped_column(Money)
+    note: Mapped[str] = mapped_column(String(200), default="")
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    case: Mapped[Case] = relationship(back_populates="interest_entries")
+
+
+class CaseAssignment(db.Model):
+    """Who held a case, from when to when: the holder's history."""
+
+    __tablename__ = "case_assignments"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id", ondelete="CASCADE"), index=True)
+    user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"), index=True)
+    team_id: Mapped[int | None] = mapped_column(ForeignKey("teams.id"))
+    assigned_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    assigned_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    ended_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    reason: Mapped[str] = mapped_column(String(200), default="")
+
+    user = relationship("User", foreign_keys=[user_id])
+    team = relationship("Team")
+
+
+class Activity(db.Model):
+    """One entry of a case's timeline: a contact record (催记) or a module's typed entry."""
+
+    __tablename__ = "activities"
+    __table_args__ = (Index("ix_activities_case_id_at", "case_id", "at"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id", ondelete="CASCADE"))
+    #: "contact" for a collection record; modules add their own kinds ("visit", …).
+    kind: Mapped[str] = mapped_column(String(32), default="contact")
+    #: When it happened (not when it was entered).
+    at: Mapped[datetime] = mapped_column(UTCDateTime)
+    #: phone, sms, letter, visit, other.
+    channel: Mapped[str] = mapped_column(String(16), default="phone")
+    #: debtor, spouse, relative, colleague, other.
+    contact_type: Mapped[str] = mapped_column(String(16), default="debtor")
+    contact_name: Mapped[str] = mapped_column(String(120), default="")
+    #: The number or address used.
+    target: Mapped[str] = mapped_column(String(300), default="")
+    result: Mapped[str] = mapped_column(String(40), default="")
+    note: Mapped[str] = mapped_column(Text, default="")
+    promise_amount: Mapped[Decimal | None] = mapped_column(Money)
+    promise_date: Mapped[date | None]
+    user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"), index=True)
+    #: manual, import or a module's name.
+    source: Mapped[str] = mapped_column(String(32), default="manual")
+    #: What a module's entry type adds beyond the common fields.
+    data: Mapped[dict] = mapped_column(JSON, default=dict)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    case = relationship("Case")
+    user = relationship("User")
+
+
+#: Payment kinds and states.
+CLAIM, REPAYMENT = "claim", "repayment"
+PENDING, CONFIRMED, REJECTED = "pending", "confirmed", "rejected"
+
+
+class Payment(db.Model):
+    """Money on a case: a claim (CP) waiting for confirmation, or a confirmed repayment."""
+
+    __tablename__ = "payments"
+    __table_args__ = (Index("ix_payments_case_id_status", "case_id", "status"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id", ondelete="CASCADE"))
+    kind: Mapped[str] = mapped_column(String(16), default=REPAYMENT)
+    amount: Mapped[Decimal] = mapped_column(Money)
+    paid_on: Mapped[date] = mapped_column(index=True)
+    status: Mapped[str] = mapped_column(String(16), default=CONFIRMED)
+    payer: Mapped[str] = mapped_column(String(120), default="")
+    channel: Mapped[str] = mapped_column(String(40), default="")
+    #: The bank's reference; unique per case so a repayment list imported twice adds nothing.
+    reference: Mapped[str] = mapped_column(String(80), default="")
+    source: Mapped[str] = mapped_column(String(16), default="manual")
+    recorded_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    confirmed_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    confirmed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    case = relationship("Case")

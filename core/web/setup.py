@@ -82,6 +82,7 @@ def install_request_handling(app) -> None:
     @app.errorhandler(UserError)
     def user_error(error: UserError):
         db.session.rollback()
+        keep_refusal_on_record(error)
         return error_response(error.status_code, error.message, error.fields)
 
     @app.errorhandler(CSRFError)
@@ -98,6 +99,15 @@ def install_request_handling(app) -> None:
     def roll_back_unfinished(_exc):
         # One unit of work per request: what the view did not commit is undone.
         db.session.rollback()
+
+
+def keep_refusal_on_record(error: UserError) -> None:
+    """After the rollback, write the refusal's audit entry in a transaction of its own."""
+    if error.audit:
+        from core.audit.services import record
+
+        record(**error.audit)
+        db.session.commit()
 
 
 def _http_message(error: HTTPException) -> str:

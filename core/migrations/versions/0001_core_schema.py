@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-11-29 00:13:30.400225
+Create Date: 2026-11-29 00:35:01.938070
 """
 
 import sqlalchemy as sa
@@ -38,6 +38,19 @@ def upgrade():
         batch_op.create_index(batch_op.f("ix_audit_log_action"), ["action"], unique=False)
         batch_op.create_index(batch_op.f("ix_audit_log_at"), ["at"], unique=False)
         batch_op.create_index(batch_op.f("ix_audit_log_user_id"), ["user_id"], unique=False)
+
+    op.create_table(
+        "category_options",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("kind", sa.String(length=32), nullable=False),
+        sa.Column("value", sa.String(length=120), nullable=False),
+        sa.Column("position", sa.Integer(), nullable=False),
+        sa.Column("active", sa.Boolean(), nullable=False),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_category_options")),
+        sa.UniqueConstraint("kind", "value", name=op.f("uq_category_options_kind")),
+    )
+    with op.batch_alter_table("category_options", schema=None) as batch_op:
+        batch_op.create_index(batch_op.f("ix_category_options_kind"), ["kind"], unique=False)
 
     op.create_table(
         "clients",
@@ -112,6 +125,22 @@ def upgrade():
         batch_op.create_index(batch_op.f("ix_contracts_client_id"), ["client_id"], unique=False)
 
     op.create_table(
+        "header_mappings",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("client_id", sa.Integer(), nullable=False),
+        sa.Column("kind", sa.String(length=40), nullable=False),
+        sa.Column("columns", sa.JSON(), nullable=False),
+        sa.Column("updated_at", core.types.UTCDateTime(timezone=True), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["client_id"],
+            ["clients.id"],
+            name=op.f("fk_header_mappings_client_id_clients"),
+            ondelete="CASCADE",
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_header_mappings")),
+        sa.UniqueConstraint("client_id", "kind", name=op.f("uq_header_mappings_client_id")),
+    )
+    op.create_table(
         "role_permissions",
         sa.Column("role_id", sa.Integer(), nullable=False),
         sa.Column("permission", sa.String(length=128), nullable=False),
@@ -169,26 +198,31 @@ def upgrade():
         batch_op.create_index(batch_op.f("ix_api_tokens_user_id"), ["user_id"], unique=False)
 
     op.create_table(
-        "cases",
+        "batches",
         sa.Column("id", sa.Integer(), nullable=False),
         sa.Column("contract_id", sa.Integer(), nullable=False),
-        sa.Column("serial", sa.String(length=64), nullable=False),
-        sa.Column("name", sa.String(length=120), nullable=False),
-        sa.Column("id_no", sa.String(length=32), nullable=False),
-        sa.Column("card_no", sa.String(length=32), nullable=False),
-        sa.Column("mobile", sa.String(length=32), nullable=False),
-        sa.Column("entrusted_amount", sa.Numeric(precision=14, scale=2), nullable=False),
+        sa.Column("batch_no", sa.String(length=64), nullable=False),
+        sa.Column("entrust_date", sa.Date(), nullable=False),
+        sa.Column("expected_return_date", sa.Date(), nullable=True),
+        sa.Column("area", sa.String(length=120), nullable=False),
+        sa.Column("case_category", sa.String(length=120), nullable=False),
         sa.Column("status", sa.String(length=16), nullable=False),
+        sa.Column("serial_seq", sa.Integer(), nullable=False),
+        sa.Column("notes", sa.Text(), nullable=False),
         sa.Column("created_at", core.types.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("created_by_id", sa.Integer(), nullable=True),
         sa.ForeignKeyConstraint(
-            ["contract_id"], ["contracts.id"], name=op.f("fk_cases_contract_id_contracts")
+            ["contract_id"], ["contracts.id"], name=op.f("fk_batches_contract_id_contracts")
         ),
-        sa.PrimaryKeyConstraint("id", name=op.f("pk_cases")),
-        sa.UniqueConstraint("serial", name=op.f("uq_cases_serial")),
+        sa.ForeignKeyConstraint(
+            ["created_by_id"], ["users.id"], name=op.f("fk_batches_created_by_id_users")
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_batches")),
+        sa.UniqueConstraint("contract_id", "batch_no", name=op.f("uq_batches_contract_id")),
     )
-    with op.batch_alter_table("cases", schema=None) as batch_op:
-        batch_op.create_index(batch_op.f("ix_cases_contract_id"), ["contract_id"], unique=False)
-        batch_op.create_index(batch_op.f("ix_cases_status"), ["status"], unique=False)
+    with op.batch_alter_table("batches", schema=None) as batch_op:
+        batch_op.create_index(batch_op.f("ix_batches_contract_id"), ["contract_id"], unique=False)
+        batch_op.create_index(batch_op.f("ix_batches_status"), ["status"], unique=False)
 
     op.create_table(
         "contract_modules",
@@ -209,6 +243,27 @@ def upgrade():
         sa.PrimaryKeyConstraint("id", name=op.f("pk_contract_modules")),
         sa.UniqueConstraint("contract_id", "module", name=op.f("uq_contract_modules_contract_id")),
     )
+    op.create_table(
+        "jobs",
+        sa.Column("id", sa.String(length=36), nullable=False),
+        sa.Column("name", sa.String(length=64), nullable=False),
+        sa.Column("params", sa.JSON(), nullable=False),
+        sa.Column("status", sa.String(length=16), nullable=False),
+        sa.Column("done", sa.Integer(), nullable=False),
+        sa.Column("total", sa.Integer(), nullable=False),
+        sa.Column("result", sa.JSON(), nullable=False),
+        sa.Column("error", sa.Text(), nullable=False),
+        sa.Column("user_id", sa.Integer(), nullable=True),
+        sa.Column("created_at", core.types.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("started_at", core.types.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("finished_at", core.types.UTCDateTime(timezone=True), nullable=True),
+        sa.ForeignKeyConstraint(["user_id"], ["users.id"], name=op.f("fk_jobs_user_id_users")),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_jobs")),
+    )
+    with op.batch_alter_table("jobs", schema=None) as batch_op:
+        batch_op.create_index(batch_op.f("ix_jobs_status"), ["status"], unique=False)
+        batch_op.create_index(batch_op.f("ix_jobs_user_id"), ["user_id"], unique=False)
+
     op.create_table(
         "user_contracts",
         sa.Column("user_id", sa.Integer(), nullable=False),
@@ -247,22 +302,386 @@ def upgrade():
     with op.batch_alter_table("user_sessions", schema=None) as batch_op:
         batch_op.create_index(batch_op.f("ix_user_sessions_user_id"), ["user_id"], unique=False)
 
+    op.create_table(
+        "cases",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("contract_id", sa.Integer(), nullable=False),
+        sa.Column("batch_id", sa.Integer(), nullable=True),
+        sa.Column("serial", sa.String(length=64), nullable=False),
+        sa.Column("archive_no", sa.String(length=64), nullable=False),
+        sa.Column("card_no", sa.String(length=32), nullable=False),
+        sa.Column("account_no", sa.String(length=40), nullable=False),
+        sa.Column("id_type", sa.String(length=20), nullable=False),
+        sa.Column("id_no", sa.String(length=32), nullable=False),
+        sa.Column("card_tail", sa.String(length=4), nullable=False),
+        sa.Column("name", sa.String(length=120), nullable=False),
+        sa.Column("gender", sa.String(length=8), nullable=False),
+        sa.Column("birthday", sa.Date(), nullable=True),
+        sa.Column("entrusted_amount", sa.Numeric(precision=14, scale=2), nullable=False),
+        sa.Column("balance", sa.Numeric(precision=14, scale=2), nullable=False),
+        sa.Column("principal", sa.Numeric(precision=14, scale=2), nullable=True),
+        sa.Column("interest", sa.Numeric(precision=14, scale=2), nullable=True),
+        sa.Column("late_fee", sa.Numeric(precision=14, scale=2), nullable=True),
+        sa.Column("min_payment", sa.Numeric(precision=14, scale=2), nullable=True),
+        sa.Column("days_overdue", sa.Integer(), nullable=True),
+        sa.Column("bucket", sa.String(length=8), nullable=False),
+        sa.Column("overdue_date", sa.Date(), nullable=True),
+        sa.Column("last_payment_date", sa.Date(), nullable=True),
+        sa.Column("last_payment_amount", sa.Numeric(precision=14, scale=2), nullable=True),
+        sa.Column("currency", sa.String(length=8), nullable=False),
+        sa.Column("mobile", sa.String(length=32), nullable=False),
+        sa.Column("email", sa.String(length=120), nullable=False),
+        sa.Column("employer", sa.String(length=200), nullable=False),
+        sa.Column("entrust_date", sa.Date(), nullable=True),
+        sa.Column("return_date", sa.Date(), nullable=True),
+        sa.Column("area", sa.String(length=120), nullable=False),
+        sa.Column("province", sa.String(length=40), nullable=False),
+        sa.Column("city", sa.String(length=40), nullable=False),
+        sa.Column("remark", sa.Text(), nullable=False),
+        sa.Column("timezone", sa.String(length=64), nullable=False),
+        sa.Column("status", sa.String(length=16), nullable=False),
+        sa.Column("status_reason", sa.String(length=500), nullable=False),
+        sa.Column("holder_id", sa.Integer(), nullable=True),
+        sa.Column("team_id", sa.Integer(), nullable=True),
+        sa.Column("created_at", core.types.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("updated_at", core.types.UTCDateTime(timezone=True), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["batch_id"], ["batches.id"], name=op.f("fk_cases_batch_id_batches")
+        ),
+        sa.ForeignKeyConstraint(
+            ["contract_id"], ["contracts.id"], name=op.f("fk_cases_contract_id_contracts")
+        ),
+        sa.ForeignKeyConstraint(["holder_id"], ["users.id"], name=op.f("fk_cases_holder_id_users")),
+        sa.ForeignKeyConstraint(["team_id"], ["teams.id"], name=op.f("fk_cases_team_id_teams")),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_cases")),
+        sa.UniqueConstraint("serial", name=op.f("uq_cases_serial")),
+    )
+    with op.batch_alter_table("cases", schema=None) as batch_op:
+        batch_op.create_index(batch_op.f("ix_cases_archive_no"), ["archive_no"], unique=False)
+        batch_op.create_index(batch_op.f("ix_cases_area"), ["area"], unique=False)
+        batch_op.create_index("ix_cases_batch_id_id", ["batch_id", "id"], unique=False)
+        batch_op.create_index(batch_op.f("ix_cases_bucket"), ["bucket"], unique=False)
+        batch_op.create_index(
+            "ix_cases_card_no_entrust_date", ["card_no", "entrust_date"], unique=False
+        )
+        batch_op.create_index(batch_op.f("ix_cases_card_tail"), ["card_tail"], unique=False)
+        batch_op.create_index(batch_op.f("ix_cases_contract_id"), ["contract_id"], unique=False)
+        batch_op.create_index(
+            "ix_cases_contract_id_status", ["contract_id", "status"], unique=False
+        )
+        batch_op.create_index(batch_op.f("ix_cases_days_overdue"), ["days_overdue"], unique=False)
+        batch_op.create_index(
+            batch_op.f("ix_cases_entrusted_amount"), ["entrusted_amount"], unique=False
+        )
+        batch_op.create_index(batch_op.f("ix_cases_holder_id"), ["holder_id"], unique=False)
+        batch_op.create_index(
+            "ix_cases_id_no_entrust_date", ["id_no", "entrust_date"], unique=False
+        )
+        batch_op.create_index(batch_op.f("ix_cases_name"), ["name"], unique=False)
+        batch_op.create_index(batch_op.f("ix_cases_status"), ["status"], unique=False)
+        batch_op.create_index(batch_op.f("ix_cases_team_id"), ["team_id"], unique=False)
+
+    op.create_table(
+        "import_runs",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("batch_id", sa.Integer(), nullable=False),
+        sa.Column("kind", sa.String(length=40), nullable=False),
+        sa.Column("file_name", sa.String(length=255), nullable=False),
+        sa.Column("stored_name", sa.String(length=64), nullable=False),
+        sa.Column("file_hash", sa.String(length=64), nullable=False),
+        sa.Column("status", sa.String(length=16), nullable=False),
+        sa.Column("header_row", sa.Integer(), nullable=False),
+        sa.Column("columns", sa.JSON(), nullable=False),
+        sa.Column("match_key", sa.String(length=32), nullable=False),
+        sa.Column("skip_invalid", sa.Boolean(), nullable=False),
+        sa.Column("report", sa.JSON(), nullable=False),
+        sa.Column("job_id", sa.String(length=36), nullable=True),
+        sa.Column("created_by_id", sa.Integer(), nullable=True),
+        sa.Column("created_at", core.types.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("committed_at", core.types.UTCDateTime(timezone=True), nullable=True),
+        sa.ForeignKeyConstraint(
+            ["batch_id"], ["batches.id"], name=op.f("fk_import_runs_batch_id_batches")
+        ),
+        sa.ForeignKeyConstraint(
+            ["created_by_id"], ["users.id"], name=op.f("fk_import_runs_created_by_id_users")
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_import_runs")),
+    )
+    with op.batch_alter_table("import_runs", schema=None) as batch_op:
+        batch_op.create_index(batch_op.f("ix_import_runs_batch_id"), ["batch_id"], unique=False)
+        batch_op.create_index(batch_op.f("ix_import_runs_file_hash"), ["file_hash"], unique=False)
+        batch_op.create_index(batch_op.f("ix_import_runs_status"), ["status"], unique=False)
+
+    op.create_table(
+        "activities",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("case_id", sa.Integer(), nullable=False),
+        sa.Column("kind", sa.String(length=32), nullable=False),
+        sa.Column("at", core.types.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("channel", sa.String(length=16), nullable=False),
+        sa.Column("contact_type", sa.String(length=16), nullable=False),
+        sa.Column("contact_name", sa.String(length=120), nullable=False),
+        sa.Column("target", sa.String(length=300), nullable=False),
+        sa.Column("result", sa.String(length=40), nullable=False),
+        sa.Column("note", sa.Text(), nullable=False),
+        sa.Column("promise_amount", sa.Numeric(precision=14, scale=2), nullable=True),
+        sa.Column("promise_date", sa.Date(), nullable=True),
+        sa.Column("user_id", sa.Integer(), nullable=True),
+        sa.Column("source", sa.String(length=32), nullable=False),
+        sa.Column("data", sa.JSON(), nullable=False),
+        sa.Column("created_at", core.types.UTCDateTime(timezone=True), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["case_id"], ["cases.id"], name=op.f("fk_activities_case_id_cases"), ondelete="CASCADE"
+        ),
+        sa.ForeignKeyConstraint(
+            ["user_id"], ["users.id"], name=op.f("fk_activities_user_id_users")
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_activities")),
+    )
+    with op.batch_alter_table("activities", schema=None) as batch_op:
+        batch_op.create_index("ix_activities_case_id_at", ["case_id", "at"], unique=False)
+        batch_op.create_index(batch_op.f("ix_activities_user_id"), ["user_id"], unique=False)
+
+    op.create_table(
+        "case_addresses",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("case_id", sa.Integer(), nullable=False),
+        sa.Column("kind", sa.String(length=16), nullable=False),
+        sa.Column("address", sa.String(length=300), nullable=False),
+        sa.Column("status", sa.String(length=16), nullable=False),
+        sa.Column("source", sa.String(length=16), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["case_id"],
+            ["cases.id"],
+            name=op.f("fk_case_addresses_case_id_cases"),
+            ondelete="CASCADE",
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_case_addresses")),
+    )
+    with op.batch_alter_table("case_addresses", schema=None) as batch_op:
+        batch_op.create_index(batch_op.f("ix_case_addresses_case_id"), ["case_id"], unique=False)
+
+    op.create_table(
+        "case_assignments",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("case_id", sa.Integer(), nullable=False),
+        sa.Column("user_id", sa.Integer(), nullable=True),
+        sa.Column("team_id", sa.Integer(), nullable=True),
+        sa.Column("assigned_at", core.types.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("assigned_by_id", sa.Integer(), nullable=True),
+        sa.Column("ended_at", core.types.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("reason", sa.String(length=200), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["assigned_by_id"], ["users.id"], name=op.f("fk_case_assignments_assigned_by_id_users")
+        ),
+        sa.ForeignKeyConstraint(
+            ["case_id"],
+            ["cases.id"],
+            name=op.f("fk_case_assignments_case_id_cases"),
+            ondelete="CASCADE",
+        ),
+        sa.ForeignKeyConstraint(
+            ["team_id"], ["teams.id"], name=op.f("fk_case_assignments_team_id_teams")
+        ),
+        sa.ForeignKeyConstraint(
+            ["user_id"], ["users.id"], name=op.f("fk_case_assignments_user_id_users")
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_case_assignments")),
+    )
+    with op.batch_alter_table("case_assignments", schema=None) as batch_op:
+        batch_op.create_index(batch_op.f("ix_case_assignments_case_id"), ["case_id"], unique=False)
+        batch_op.create_index(batch_op.f("ix_case_assignments_user_id"), ["user_id"], unique=False)
+
+    op.create_table(
+        "case_comments",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("case_id", sa.Integer(), nullable=False),
+        sa.Column("body", sa.Text(), nullable=False),
+        sa.Column("source", sa.String(length=16), nullable=False),
+        sa.Column("author_id", sa.Integer(), nullable=True),
+        sa.Column("created_at", core.types.UTCDateTime(timezone=True), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["author_id"], ["users.id"], name=op.f("fk_case_comments_author_id_users")
+        ),
+        sa.ForeignKeyConstraint(
+            ["case_id"],
+            ["cases.id"],
+            name=op.f("fk_case_comments_case_id_cases"),
+            ondelete="CASCADE",
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_case_comments")),
+    )
+    with op.batch_alter_table("case_comments", schema=None) as batch_op:
+        batch_op.create_index(batch_op.f("ix_case_comments_case_id"), ["case_id"], unique=False)
+
+    op.create_table(
+        "case_contacts",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("case_id", sa.Integer(), nullable=False),
+        sa.Column("position", sa.Integer(), nullable=False),
+        sa.Column("name", sa.String(length=120), nullable=False),
+        sa.Column("relation", sa.String(length=40), nullable=False),
+        sa.Column("phone", sa.String(length=32), nullable=False),
+        sa.Column("do_not_contact", sa.Boolean(), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["case_id"],
+            ["cases.id"],
+            name=op.f("fk_case_contacts_case_id_cases"),
+            ondelete="CASCADE",
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_case_contacts")),
+    )
+    with op.batch_alter_table("case_contacts", schema=None) as batch_op:
+        batch_op.create_index(batch_op.f("ix_case_contacts_case_id"), ["case_id"], unique=False)
+
+    op.create_table(
+        "case_interest",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("case_id", sa.Integer(), nullable=False),
+        sa.Column("as_of", sa.Date(), nullable=False),
+        sa.Column("amount", sa.Numeric(precision=14, scale=2), nullable=False),
+        sa.Column("note", sa.String(length=200), nullable=False),
+        sa.Column("created_at", core.types.UTCDateTime(timezone=True), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["case_id"],
+            ["cases.id"],
+            name=op.f("fk_case_interest_case_id_cases"),
+            ondelete="CASCADE",
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_case_interest")),
+    )
+    with op.batch_alter_table("case_interest", schema=None) as batch_op:
+        batch_op.create_index(batch_op.f("ix_case_interest_case_id"), ["case_id"], unique=False)
+
+    op.create_table(
+        "case_phones",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("case_id", sa.Integer(), nullable=False),
+        sa.Column("kind", sa.String(length=16), nullable=False),
+        sa.Column("number", sa.String(length=32), nullable=False),
+        sa.Column("status", sa.String(length=16), nullable=False),
+        sa.Column("source", sa.String(length=16), nullable=False),
+        sa.Column("note", sa.String(length=200), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["case_id"], ["cases.id"], name=op.f("fk_case_phones_case_id_cases"), ondelete="CASCADE"
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_case_phones")),
+        sa.UniqueConstraint("case_id", "number", name=op.f("uq_case_phones_case_id")),
+    )
+    with op.batch_alter_table("case_phones", schema=None) as batch_op:
+        batch_op.create_index(batch_op.f("ix_case_phones_case_id"), ["case_id"], unique=False)
+
+    op.create_table(
+        "payments",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("case_id", sa.Integer(), nullable=False),
+        sa.Column("kind", sa.String(length=16), nullable=False),
+        sa.Column("amount", sa.Numeric(precision=14, scale=2), nullable=False),
+        sa.Column("paid_on", sa.Date(), nullable=False),
+        sa.Column("status", sa.String(length=16), nullable=False),
+        sa.Column("payer", sa.String(length=120), nullable=False),
+        sa.Column("channel", sa.String(length=40), nullable=False),
+        sa.Column("reference", sa.String(length=80), nullable=False),
+        sa.Column("source", sa.String(length=16), nullable=False),
+        sa.Column("recorded_by_id", sa.Integer(), nullable=True),
+        sa.Column("confirmed_by_id", sa.Integer(), nullable=True),
+        sa.Column("confirmed_at", core.types.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("created_at", core.types.UTCDateTime(timezone=True), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["case_id"], ["cases.id"], name=op.f("fk_payments_case_id_cases"), ondelete="CASCADE"
+        ),
+        sa.ForeignKeyConstraint(
+            ["confirmed_by_id"], ["users.id"], name=op.f("fk_payments_confirmed_by_id_users")
+        ),
+        sa.ForeignKeyConstraint(
+            ["recorded_by_id"], ["users.id"], name=op.f("fk_payments_recorded_by_id_users")
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_payments")),
+    )
+    with op.batch_alter_table("payments", schema=None) as batch_op:
+        batch_op.create_index("ix_payments_case_id_status", ["case_id", "status"], unique=False)
+        batch_op.create_index(batch_op.f("ix_payments_paid_on"), ["paid_on"], unique=False)
+
     # ### end Alembic commands ###
 
 
 def downgrade():
     # ### commands auto generated by Alembic - please adjust! ###
+    with op.batch_alter_table("payments", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_payments_paid_on"))
+        batch_op.drop_index("ix_payments_case_id_status")
+
+    op.drop_table("payments")
+    with op.batch_alter_table("case_phones", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_case_phones_case_id"))
+
+    op.drop_table("case_phones")
+    with op.batch_alter_table("case_interest", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_case_interest_case_id"))
+
+    op.drop_table("case_interest")
+    with op.batch_alter_table("case_contacts", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_case_contacts_case_id"))
+
+    op.drop_table("case_contacts")
+    with op.batch_alter_table("case_comments", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_case_comments_case_id"))
+
+    op.drop_table("case_comments")
+    with op.batch_alter_table("case_assignments", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_case_assignments_user_id"))
+        batch_op.drop_index(batch_op.f("ix_case_assignments_case_id"))
+
+    op.drop_table("case_assignments")
+    with op.batch_alter_table("case_addresses", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_case_addresses_case_id"))
+
+    op.drop_table("case_addresses")
+    with op.batch_alter_table("activities", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_activities_user_id"))
+        batch_op.drop_index("ix_activities_case_id_at")
+
+    op.drop_table("activities")
+    with op.batch_alter_table("import_runs", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_import_runs_status"))
+        batch_op.drop_index(batch_op.f("ix_import_runs_file_hash"))
+        batch_op.drop_index(batch_op.f("ix_import_runs_batch_id"))
+
+    op.drop_table("import_runs")
+    with op.batch_alter_table("cases", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_cases_team_id"))
+        batch_op.drop_index(batch_op.f("ix_cases_status"))
+        batch_op.drop_index(batch_op.f("ix_cases_name"))
+        batch_op.drop_index("ix_cases_id_no_entrust_date")
+        batch_op.drop_index(batch_op.f("ix_cases_holder_id"))
+        batch_op.drop_index(batch_op.f("ix_cases_entrusted_amount"))
+        batch_op.drop_index(batch_op.f("ix_cases_days_overdue"))
+        batch_op.drop_index("ix_cases_contract_id_status")
+        batch_op.drop_index(batch_op.f("ix_cases_contract_id"))
+        batch_op.drop_index(batch_op.f("ix_cases_card_tail"))
+        batch_op.drop_index("ix_cases_card_no_entrust_date")
+        batch_op.drop_index(batch_op.f("ix_cases_bucket"))
+        batch_op.drop_index("ix_cases_batch_id_id")
+        batch_op.drop_index(batch_op.f("ix_cases_area"))
+        batch_op.drop_index(batch_op.f("ix_cases_archive_no"))
+
+    op.drop_table("cases")
     with op.batch_alter_table("user_sessions", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_user_sessions_user_id"))
 
     op.drop_table("user_sessions")
     op.drop_table("user_contracts")
-    op.drop_table("contract_modules")
-    with op.batch_alter_table("cases", schema=None) as batch_op:
-        batch_op.drop_index(batch_op.f("ix_cases_status"))
-        batch_op.drop_index(batch_op.f("ix_cases_contract_id"))
+    with op.batch_alter_table("jobs", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_jobs_user_id"))
+        batch_op.drop_index(batch_op.f("ix_jobs_status"))
 
-    op.drop_table("cases")
+    op.drop_table("jobs")
+    op.drop_table("contract_modules")
+    with op.batch_alter_table("batches", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_batches_status"))
+        batch_op.drop_index(batch_op.f("ix_batches_contract_id"))
+
+    op.drop_table("batches")
     with op.batch_alter_table("api_tokens", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_api_tokens_user_id"))
 
@@ -274,6 +693,7 @@ def downgrade():
 
     op.drop_table("users")
     op.drop_table("role_permissions")
+    op.drop_table("header_mappings")
     with op.batch_alter_table("contracts", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_contracts_client_id"))
 
@@ -289,6 +709,10 @@ def downgrade():
     op.drop_table("login_failures")
     op.drop_table("known_permissions")
     op.drop_table("clients")
+    with op.batch_alter_table("category_options", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_category_options_kind"))
+
+    op.drop_table("category_options")
     with op.batch_alter_table("audit_log", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_audit_log_user_id"))
         batch_op.drop_index(batch_op.f("ix_audit_log_at"))

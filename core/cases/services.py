@@ -1,0 +1,352 @@
+"""The rules of the case file: status changes, holders, the timeline and payments.
+
+Every function here that acts on a case asks ``check_case_work`` (and, for a contact,
+``check_contact``) through the case's contract first, so the page, the API, an import and a
+command are held to the same rules. Services flush and audit; the caller commits.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from decimal import Decimal
+
+from flask_babel import gettext as _
+from sqlalchemy import select
+
+from core.audit.services import record
+from core.cases.models import (
+    CLAIM,
+    CLOSED,
+    CONFIRMED,
+    NORMAL,
+    PAUSED,
+    PENDING,
+    REJECTED,
+    REPAYMENT,
+    RETURNED,
+    SETTLED,
+    Activity,
+    Case,
+    CaseAssignment,
+    Payment,
+)
+from core.clients.models import Contract
+from core.clients.services import visible_contracts_query
+from core.errors import Conflict, UserError
+from core.extensions import db
+from core.plugins import hooks_for
+from core.types import utcnow
+
+#: Statuses in which nobody may work a case (the core's own check_case_work).
+FROZEN = (PAUSED, CLOSED, RETURNED)
+
+
+class CaseRefused(Conflict):
+    """A rule (the core's or a module's) refuses this action on this case now."""
+
+
+def reasons(results) -> list[str]:
+    """Flatten what a veto hook returned: ``None``, a reason, or a list of them, per plugin."""
+    found: list[str] = []
+    for result in results:
+        if result:
+            found.extend([result] if isinstance(result, str) else result)
+    return [str(reason) for reason in found]
+
+
+def work_refusals(case: Case, user, action: str) -> list[str]:
+    return reasons(hooks_for(case.contract).check_case_work(case=case, user=user, action=action))
+
+
+def contact_refusals(case: Case, user, *, channel, contact_type, target, at) -> list[str]:
+    return reasons(
+        hooks_for(case.contract).check_contact(
+            case=case, user=user, channel=channel, contact_type=contact_type, target=target, at=at
+        )
+    )
+
+
+def _refuse(case: Case, user, action: str, found: list[str]):
+    raise CaseRefused(
+        _("Case %(serial)s: %(reasons)s", serial=case.serial, reasons="; ".join(found)),
+        audit={
+            "action": "case.action_denied",
+            "obj": case,
+            "user": user,
+            "outcome": "denied",
+            "details": {"action": action, "reasons": found},
+        },
+    )
+
+
+def ensure_workable(case: Case, user, action: str) -> None:
+    """Raise :class:`CaseRefused` (audited) if any rule refuses ``action`` on ``case``."""
+    found = work_refusals(case, user, action)
+    if found:
+        _refuse(case, user, action, found)
+
+
+def ensure_contact_allowed(case: Case, user, *, channel, contact_type, target, at) -> None:
+    found = contact_refusals(
+        case, user, channel=channel, contact_type=contact_type, target=target, at=at
+    )
+    if found:
+        _refuse(case, user, "contact", found)
+
+
+# -- who may see which case ----------------------------------------------------------------
+
+
+def visible_cases_query(user):
+    """``select(Case)`` narrowed to the contracts ``user`` may see."""
+    contract_ids = visible_contracts_query(user).with_only_columns(Contract.id)
+    return select(Case).where(Case.contract_id.in_(contract_ids))
+
+
+def can_see_case(user, case: Case) -> bool:
+    from core.clients.services import can_see_contract
+
+    return can_see_contract(user, case.contract)
+
+
+# -- status ----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class StatusChange:
+    allowed_from: tuple[str, ...]
+    to: str
+    hook: str
+    audit_action: str
+
+
+STATUS_CHANGES = {
+    "pause": StatusChange((NORMAL,), PAUSED, "after_case_paused", "case.paused"),
+    "close": StatusChange((NORMAL, PAUSED), CLOSED, "after_case_closed", "case.closed"),
+    "resume": StatusChange((PAUSED, CLOSED), NORMAL, "after_case_resumed", "case.resumed"),
+}
+
+
+@dataclass
+class Outcome:
+    """What a bulk operation did: the cases changed and those left as they were, and why."""
+
+    changed: list[Case] = field(default_factory=list)
+    skipped: list[tuple[Case, str]] = field(default_factory=list)
+
+
+def change_status(cases, operation: str, reason: str, user) -> Outcome:
+    """Pause, close or resume ``cases``; a case not in a state that allows it is skipped."""
+    change = STATUS_CHANGES.get(operation)
+    if change is None:
+        raise UserError(_("Unknown case operation %(op)s.", op=operation))
+    reason = (reason or "").strip()
+    if not reason:
+        raise UserError(_("Give a reason for this operation."), fields={"reason": [_("Required.")]})
+    outcome = Outcome()
+    for case in cases:
+        if case.status not in change.allowed_from:
+            outcome.skipped.append((case, _("it is %(status)s", status=status_title(case.status))))
+            continue
+        case.status, case.status_reason = change.to, reason[:500]
+        record(change.audit_action, obj=case, user=user, details={"reason": reason[:200]})
+        getattr(hooks_for(case.contract), change.hook)(case=case, reason=reason, user=user)
+        outcome.changed.append(case)
+    db.session.flush()
+    return outcome
+
+
+def status_title(status: str) -> str:
+    from core.web.filters import CASE_STATUSES
+
+    return str(CASE_STATUSES.get(status, status))
+
+
+# -- holders -----------------------------------------------------------------------------------
+
+
+def assign(cases, *, holder, team=None, user, reason: str = "") -> Outcome:
+    """Give ``cases`` to ``holder`` (and team), or recall them to the pool (``holder=None``)."""
+    team = team if team is not None else (holder.team if holder is not None else None)
+    now, outcome = utcnow(), Outcome()
+    for case in cases:
+        found = work_refusals(case, user, "assign")
+        if found:
+            outcome.skipped.append((case, "; ".join(found)))
+            continue
+        previous = case.holder
+        open_rows = db.session.scalars(
+            select(CaseAssignment).filter_by(case_id=case.id, ended_at=None)
+        )
+        for row in open_rows:
+            row.ended_at = now
+        db.session.add(
+            CaseAssignment(
+                case_id=case.id,
+                user_id=holder.id if holder else None,
+                team_id=team.id if team else None,
+                assigned_at=now,
+                assigned_by_id=user.id if user else None,
+                reason=reason[:200],
+            )
+        )
+        case.holder, case.team = holder, team
+        record(
+            "case.assigned",
+            obj=case,
+            user=user,
+            details={
+                "holder": holder.username if holder else None,
+                "team": team.name if team else None,
+            },
+        )
+        hooks_for(case.contract).after_case_assigned(
+            case=case, holder=holder, team=team, previous=previous, user=user
+        )
+        outcome.changed.append(case)
+    db.session.flush()
+    return outcome
+
+
+# -- the timeline ------------------------------------------------------------------------------
+
+CHANNELS = ("phone", "sms", "letter", "visit", "other")
+CONTACT_TYPES = ("debtor", "spouse", "relative", "colleague", "other")
+
+
+def record_activity(
+    case: Case,
+    user,
+    *,
+    at: datetime,
+    channel: str = "phone",
+    contact_type: str = "debtor",
+    contact_name: str = "",
+    target: str = "",
+    result: str = "",
+    note: str = "",
+    promise_amount: Decimal | None = None,
+    promise_date: date | None = None,
+    kind: str = "contact",
+    source: str = "manual",
+    data: dict | None = None,
+) -> Activity:
+    """Add an entry to the case's timeline after the work and contact rules allow it."""
+    if channel not in CHANNELS:
+        raise UserError(_("Unknown channel %(c)s.", c=channel), fields={"channel": [_("Invalid.")]})
+    if contact_type not in CONTACT_TYPES:
+        raise UserError(
+            _("Unknown contact %(c)s.", c=contact_type), fields={"contact_type": [_("Invalid.")]}
+        )
+    if (promise_amount is None) != (promise_date is None):
+        raise UserError(_("A promise needs both an amount and a date."))
+    if promise_amount is not None and promise_amount <= 0:
+        raise UserError(_("A promised amount must be positive."))
+    ensure_workable(case, user, kind)
+    if kind == "contact":
+        ensure_contact_allowed(
+            case, user, channel=channel, contact_type=contact_type, target=target, at=at
+        )
+    entry = Activity(
+        case_id=case.id,
+        kind=kind,
+        at=at,
+        channel=channel,
+        contact_type=contact_type,
+        contact_name=contact_name,
+        target=target,
+        result=result,
+        note=note,
+        promise_amount=promise_amount,
+        promise_date=promise_date,
+        user_id=user.id if user else None,
+        source=source,
+        data=data or {},
+    )
+    db.session.add(entry)
+    db.session.flush()
+    return entry
+
+
+# -- payments ----------------------------------------------------------------------------------
+
+
+def record_payment(
+    case: Case,
+    *,
+    amount: Decimal,
+    paid_on: date,
+    user,
+    kind: str = REPAYMENT,
+    payer: str = "",
+    channel: str = "",
+    reference: str = "",
+    source: str = "manual",
+) -> Payment:
+    """A payment claim (CP, pending until confirmed) or a confirmed repayment."""
+    amount = Decimal(amount)
+    if amount <= 0:
+        raise UserError(
+            _("A payment must be a positive amount."), fields={"amount": [_("Invalid.")]}
+        )
+    if kind == CLAIM:
+        ensure_workable(case, user, "payment_claim")
+    if reference and db.session.scalar(
+        select(Payment.id).filter_by(case_id=case.id, reference=reference)
+    ):
+        raise Conflict(_("Payment %(ref)s is already on this case.", ref=reference))
+    payment = Payment(
+        case_id=case.id,
+        kind=kind,
+        amount=amount,
+        paid_on=paid_on,
+        payer=payer,
+        channel=channel,
+        reference=reference,
+        source=source,
+        status=PENDING if kind == CLAIM else CONFIRMED,
+        recorded_by_id=user.id if user else None,
+    )
+    db.session.add(payment)
+    db.session.flush()
+    record(
+        "payment.recorded",
+        obj=payment,
+        user=user,
+        details={"case": case.id, "kind": kind, "amount": str(amount)},
+    )
+    if payment.status == CONFIRMED:
+        payment.confirmed_at = utcnow()
+        _apply(case, payment, user)
+    return payment
+
+
+def confirm_payment(payment: Payment, user) -> None:
+    if payment.status != PENDING:
+        raise Conflict(_("Only a pending claim can be confirmed."))
+    payment.status, payment.confirmed_by_id, payment.confirmed_at = CONFIRMED, user.id, utcnow()
+    record("payment.confirmed", obj=payment, user=user, details={"case": payment.case_id})
+    _apply(payment.case, payment, user)
+
+
+def reject_payment(payment: Payment, user, reason: str) -> None:
+    if payment.status != PENDING:
+        raise Conflict(_("Only a pending claim can be rejected."))
+    payment.status = REJECTED
+    record(
+        "payment.rejected",
+        obj=payment,
+        user=user,
+        details={"case": payment.case_id, "reason": reason[:200]},
+    )
+
+
+def _apply(case: Case, payment: Payment, user) -> None:
+    """Take a confirmed payment off the balance; a case paid in full is settled."""
+    case.balance = (case.balance or Decimal(0)) - payment.amount
+    if case.balance <= 0 and case.status == NORMAL:
+        case.status, case.status_reason = SETTLED, _("Paid in full")
+        record("case.settled", obj=case, user=user)
+    db.session.flush()
+    hooks_for(case.contract).after_payment_recorded(case=case, payment=payment, user=user)

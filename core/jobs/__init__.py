@@ -1,0 +1,1 @@
+"""Long work (imports, large exports, report builds) as jobs with progress."""
