@@ -23,7 +23,7 @@ def main():
 
 def register(app) -> None:
     """Put the core's commands on ``app.cli``; ``maple`` (a FlaskGroup) lists them from there."""
-    for command in (db_group, create_admin, plugins_command, audit_group, demo):
+    for command in (db_group, create_admin, plugins_command, audit_group, worker, demo):
         app.cli.add_command(command)
 
 
@@ -134,6 +134,23 @@ def audit_verify():
         click.echo(f"audit log BROKEN after {checked} rows: {problem.message}", err=True)
         raise SystemExit(1)
     click.echo(f"audit log intact: {checked} rows verified")
+
+
+@click.command("worker")
+@with_appcontext
+def worker():
+    """Run an RQ worker for Maple's jobs (needs MAPLE_REDIS_URL)."""
+    from redis import Redis
+    from rq import Worker
+
+    from core.jobs.services import RQ_QUEUE
+
+    url = current_app.config["REDIS_URL"]
+    if not url:
+        raise click.ClickException(
+            "MAPLE_REDIS_URL is not set: without Redis, jobs run inside the web process"
+        )
+    Worker([RQ_QUEUE], connection=Redis.from_url(url)).work()
 
 
 @click.command("demo")

@@ -85,5 +85,10 @@ CORE_PERMISSIONS = [
         "core.cases.view", _l("See cases of one's contracts"), (*STAFF_ROLES, "client_viewer")
     ),
     Permission("core.pii.unmask", _l("See unmasked ID, card and phone numbers")),
+    Permission("core.settings.manage", _l("Edit category settings (areas, case categories)")),
+    Permission("core.batches.manage", _l("Create, edit and delete batches"), ("manager",)),
+    Permission("core.imports.run", _l("Import files into batches"), ("manager",)),
+    Permission("core.cases.operate", _l("Pause, close and resume cases"), ("manager",)),
+    Permission("core.cases.export", _l("Export case lists"), ("manager",)),
     Permission("core.api.use", _l("Use the JSON API with personal tokens"), ("manager",)),
 ]

@@ -14,7 +14,7 @@ import uuid
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 
-from flask import current_app
+from flask import current_app, has_app_context
 
 from core.errors import UserError
 from core.extensions import db
@@ -129,13 +129,17 @@ _worker_app = None
 
 
 def run_in_worker(job_id: str) -> None:
-    """The RQ entry point: build the app once per worker process, then run the job."""
+    """The RQ entry point: use the worker's app (``maple worker``) or build one, then run."""
     global _worker_app
-    if _worker_app is None:
-        from core import create_app
+    if has_app_context():
+        app = current_app._get_current_object()
+    else:
+        if _worker_app is None:
+            from core import create_app
 
-        _worker_app = create_app()
-    _run_in_fresh_context(_worker_app, job_id)
+            _worker_app = create_app()
+        app = _worker_app
+    _run_in_fresh_context(app, job_id)
 
 
 def run(job_id: str) -> None:
@@ -160,6 +164,7 @@ def _finish(job_id: str, status: str, *, result: dict | None = None, error: str 
     job = db.session.get(Job, job_id)
     job.status, job.finished_at = status, utcnow()
     job.result, job.error = result or {}, error
+    job.done, job.total = _progress_store().get(job_id) or (job.done, job.total)
     db.session.commit()
 
 
