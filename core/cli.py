@@ -23,8 +23,11 @@ def main():
 
 def register(app) -> None:
     """Put the core's commands on ``app.cli``; ``maple`` (a FlaskGroup) lists them from there."""
+    from core.imports.commands import import_command
+
     for command in (db_group, create_admin, plugins_command, audit_group, worker, demo):
         app.cli.add_command(command)
+    app.cli.add_command(import_command)
 
 
 @click.group("db")

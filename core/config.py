@@ -45,6 +45,8 @@ DEFAULTS: dict = {
     "WTF_CSRF_TIME_LIMIT": None,
     "MAX_CONTENT_LENGTH": 64 * 1024 * 1024,
     "PAGE_SIZE": 50,
+    #: A case export of more rows than this runs as a job; smaller ones download at once.
+    "EXPORT_INLINE_MAX_ROWS": 5000,
     #: How many reverse proxies in front of Maple set X-Forwarded-For/-Proto: their values
     #: are then trusted for the client's address (login throttling, audit) and the scheme.
     "TRUSTED_PROXIES": 0,
@@ -53,6 +55,17 @@ DEFAULTS: dict = {
     #: Run pending migrations when the app starts. Unset: only for the embedded SQLite
     #: database (no DATABASE_URL given); a PostgreSQL deployment runs ``maple db upgrade``.
     "AUTO_MIGRATE": None,
+    #: Where uploaded files are kept, under random names; empty means ``<instance>/uploads``.
+    "UPLOAD_FOLDER": "",
+    #: Import caps, checked before and while a file is parsed (see core.imports.reading).
+    "IMPORT_MAX_ROWS": 200_000,
+    "IMPORT_MAX_COLUMNS": 200,
+    "IMPORT_MAX_CELL_LENGTH": 2000,
+    #: A workbook's declared uncompressed size and its number of zip entries (zip bombs).
+    "IMPORT_MAX_UNCOMPRESSED": 512 * 1024 * 1024,
+    "IMPORT_MAX_ZIP_ENTRIES": 10_000,
+    #: How long an import waits for another import into the same batch to finish.
+    "IMPORT_LOCK_WAIT_SECONDS": 600,
 }
 
 LIST_KEYS = ("PLUGINS", "DISABLED_PLUGINS", "PLUGIN_MODULES")
@@ -73,6 +86,8 @@ def load(app, overrides: dict | None) -> None:
     if embedded:
         Path(app.instance_path).mkdir(parents=True, exist_ok=True)
         app.config["DATABASE_URL"] = "sqlite:///" + os.path.join(app.instance_path, "maple.db")
+    if not app.config["UPLOAD_FOLDER"]:
+        app.config["UPLOAD_FOLDER"] = os.path.join(app.instance_path, "uploads")
     if app.config["AUTO_MIGRATE"] is None:
         app.config["AUTO_MIGRATE"] = embedded
     app.config["SQLALCHEMY_DATABASE_URI"] = normalise_database_url(app.config["DATABASE_URL"])

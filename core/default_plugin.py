@@ -27,6 +27,9 @@ def check_case_work(case):
 def register_nav_items():
     return [
         NavItem(_l("Home"), "web.home", order=0),
+        NavItem(_l("Case import"), "batches.index", "core.batches.manage", order=100),
+        NavItem(_l("Batch management"), "cases.index", "core.cases.view", order=110),
+        NavItem(_l("Category settings"), "batches.categories", "core.settings.manage", order=950),
         NavItem(_l("Contracts"), "admin.contracts", "core.contracts.manage", order=900),
         NavItem(_l("Clients"), "admin.clients", "core.clients.manage", order=910),
         NavItem(_l("Users"), "admin.users", "core.users.manage", order=920),

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import importlib
 import inspect
+from dataclasses import replace
 from importlib.metadata import entry_points
 from pathlib import Path
 from types import ModuleType
@@ -59,6 +60,8 @@ class PluginRegistry:
         #: permission name → Permission, the core's and every plugin's
         self.permissions: dict = {}
         self.nav_items: list = []
+        #: import kind name → ImportKind, the core's and every plugin's
+        self.import_kinds: dict = {}
         self.model_tables: dict[str, list[str]] = {}
         self._views_by_removed: dict[frozenset[str], HookView] = {}
         self._contract_views: dict[int, tuple[int, HookView]] = {}
@@ -171,6 +174,20 @@ class PluginRegistry:
             for item in items or []:
                 self.nav_items.append((plugin, item))
         self.nav_items.sort(key=lambda pair: pair[1].order)
+
+        from core.imports.kinds import core_kinds
+
+        self.import_kinds = {kind.name: kind for kind in core_kinds()}
+        for plugin, kinds in self.each_result("register_import_kinds"):
+            for kind in kinds or []:
+                if plugin != CORE_PLUGIN and not kind.name.startswith(f"{plugin}_"):
+                    raise StartupError(
+                        f"plugin {plugin!r} registers import kind {kind.name!r}; "
+                        f"its kinds must be named {plugin}_…"
+                    )
+                if kind.name in self.import_kinds:
+                    raise StartupError(f"two plugins register import kind {kind.name!r}")
+                self.import_kinds[kind.name] = replace(kind, plugin=plugin)
 
         for _plugin, commands in self.each_result("register_commands"):
             for command in commands or []:

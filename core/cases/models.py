@@ -18,6 +18,15 @@ NORMAL, PAUSED, CLOSED, RETURNED, SETTLED = "normal", "paused", "closed", "retur
 STATUSES = (NORMAL, PAUSED, CLOSED, RETURNED, SETTLED)
 
 
+def _tail_of(column: str):
+    """A column default: the last four characters of ``column`` in the same insert."""
+
+    def tail(context) -> str:
+        return (context.get_current_parameters().get(column) or "")[-4:]
+
+    return tail
+
+
 class Case(db.Model):
     """One overdue account (案件) placed in a batch under a contract."""
 
@@ -43,8 +52,11 @@ class Case(db.Model):
     account_no: Mapped[str] = mapped_column(String(40), default="")
     id_type: Mapped[str] = mapped_column(String(20), default="")
     id_no: Mapped[str] = mapped_column(String(32), default="")
-    #: Last four of the card, indexed so users can search by what a masked number shows.
-    card_tail: Mapped[str] = mapped_column(String(4), default="", index=True)
+    #: Last four of the card and of the ID number, indexed so users can search by what a
+    #: masked number shows. Filled from card_no / id_no on insert when not given; a service
+    #: that changes card_no or id_no later sets them too.
+    card_tail: Mapped[str] = mapped_column(String(4), default=_tail_of("card_no"), index=True)
+    id_tail: Mapped[str] = mapped_column(String(4), default=_tail_of("id_no"), index=True)
     name: Mapped[str] = mapped_column(String(120), index=True)
     gender: Mapped[str] = mapped_column(String(8), default="")
     birthday: Mapped[date | None]
@@ -67,7 +79,7 @@ class Case(db.Model):
     currency: Mapped[str] = mapped_column(String(8), default="CNY")
 
     # -- contact ---------------------------------------------------------------------------
-    mobile: Mapped[str] = mapped_column(String(32), default="")
+    mobile: Mapped[str] = mapped_column(String(32), default="", index=True)
     email: Mapped[str] = mapped_column(String(120), default="")
     employer: Mapped[str] = mapped_column(String(200), default="")
 

@@ -157,6 +157,44 @@ def change_status(cases, operation: str, reason: str, user) -> Outcome:
     return outcome
 
 
+@dataclass
+class BulkOutcome:
+    """What an operation on many cases did, in counts: changed, and skipped by reason."""
+
+    changed: int = 0
+    skipped: dict[str, int] = field(default_factory=dict)
+
+    @property
+    def skipped_total(self) -> int:
+        return sum(self.skipped.values())
+
+
+#: Cases loaded and changed at a time by :func:`change_status_of`.
+CHUNK = 500
+
+
+def change_status_of(case_ids, operation: str, reason: str, user) -> BulkOutcome:
+    """:func:`change_status` over many cases, ``CHUNK`` at a time, counting what happened.
+
+    ``case_ids`` may be a list or a query of ids (the whole result of a filter); the ids are
+    read first, so the changes cannot disturb the scan, then the cases are loaded and changed
+    in chunks and let go, so 100k cases need no more memory than a chunk.
+    """
+    if not isinstance(case_ids, list | tuple):
+        case_ids = list(db.session.scalars(case_ids.execution_options(yield_per=10_000)))
+    total = BulkOutcome()
+    if operation not in STATUS_CHANGES or not (reason or "").strip():
+        change_status([], operation, reason, user)  # raises the same refusal as for one case
+    for start in range(0, len(case_ids), CHUNK):
+        chunk = case_ids[start : start + CHUNK]
+        cases = db.session.scalars(select(Case).where(Case.id.in_(chunk)).order_by(Case.id))
+        outcome = change_status(cases, operation, reason, user)
+        total.changed += len(outcome.changed)
+        for _case, why in outcome.skipped:
+            total.skipped[why] = total.skipped.get(why, 0) + 1
+    return total
+
+
 def status_title(status: str) -> str:
     from core.web.filters import CASE_STATUSES
 

@@ -82,3 +82,21 @@ class AuditFilterForm(FlaskForm):
     )
     date_from = DateField(_l("From"), validators=[Optional()])
     date_to = DateField(_l("To"), validators=[Optional()])
+
+
+class BatchForm(FlaskForm):
+    contract = SelectField(_l("Contract"), coerce=int, validators=[DataRequired()])
+    batch_no = StringField(_l("Batch no."), validators=[DataRequired(), Length(max=64)])
+    entrust_date = DateField(_l("Entrust date"), validators=[DataRequired()])
+    expected_return_date = DateField(
+        _l("Expected return date"),
+        validators=[Optional()],
+        description=_l("When the cases must be handed back to the client."),
+    )
+    area = SelectField(_l("Collection area"), validators=[Optional()])
+    case_category = SelectField(_l("Case category"), validators=[Optional()])
+    notes = TextAreaField(_l("Notes"), validators=[Optional(), Length(max=2000)])
+
+
+class CategoryOptionForm(FlaskForm):
+    value = StringField(_l("Name"), validators=[DataRequired(), Length(max=120)])

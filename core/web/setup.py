@@ -37,14 +37,18 @@ def select_locale() -> str:
 
 
 def register_core_blueprints(app) -> None:
+    import core.cases.api  # noqa: F401 - adds the batch, case and export endpoints to ``api``
     from core.api.views import api
     from core.auth.views import auth
+    from core.batches.views import batches
     from core.cases.views import cases
+    from core.exports.views import exports
+    from core.imports.views import imports
     from core.web.admin import admin
     from core.web.views import web
 
     csrf.exempt(api)  # token-authenticated; the API never reads the session cookie
-    for blueprint in (web, auth, admin, cases, api):
+    for blueprint in (web, auth, admin, batches, cases, exports, imports, api):
         app.register_blueprint(blueprint)
 
 

@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-11-29 00:35:01.938070
+Create Date: 2026-11-29 00:42:05.567124
 """
 
 import sqlalchemy as sa
@@ -314,6 +314,7 @@ def upgrade():
         sa.Column("id_type", sa.String(length=20), nullable=False),
         sa.Column("id_no", sa.String(length=32), nullable=False),
         sa.Column("card_tail", sa.String(length=4), nullable=False),
+        sa.Column("id_tail", sa.String(length=4), nullable=False),
         sa.Column("name", sa.String(length=120), nullable=False),
         sa.Column("gender", sa.String(length=8), nullable=False),
         sa.Column("birthday", sa.Date(), nullable=True),
@@ -377,6 +378,8 @@ def upgrade():
         batch_op.create_index(
             "ix_cases_id_no_entrust_date", ["id_no", "entrust_date"], unique=False
         )
+        batch_op.create_index(batch_op.f("ix_cases_id_tail"), ["id_tail"], unique=False)
+        batch_op.create_index(batch_op.f("ix_cases_mobile"), ["mobile"], unique=False)
         batch_op.create_index(batch_op.f("ix_cases_name"), ["name"], unique=False)
         batch_op.create_index(batch_op.f("ix_cases_status"), ["status"], unique=False)
         batch_op.create_index(batch_op.f("ix_cases_team_id"), ["team_id"], unique=False)
@@ -652,6 +655,8 @@ def downgrade():
         batch_op.drop_index(batch_op.f("ix_cases_team_id"))
         batch_op.drop_index(batch_op.f("ix_cases_status"))
         batch_op.drop_index(batch_op.f("ix_cases_name"))
+        batch_op.drop_index(batch_op.f("ix_cases_mobile"))
+        batch_op.drop_index(batch_op.f("ix_cases_id_tail"))
         batch_op.drop_index("ix_cases_id_no_entrust_date")
         batch_op.drop_index(batch_op.f("ix_cases_holder_id"))
         batch_op.drop_index(batch_op.f("ix_cases_entrusted_amount"))
