@@ -68,6 +68,7 @@ def create_demo_data() -> list[tuple[str, str]]:
             timezone="Asia/Shanghai",
             commission_rate=Decimal("0.1200"),
         )
+    _add_demo_batches(contract)
     team = db.session.scalar(select(Team).filter_by(name="一组")) or Team(name="一组")
     db.session.add(team)
     roles = {role.name: role for role in db.session.scalars(select(Role))}
@@ -84,4 +85,71 @@ def create_demo_data() -> list[tuple[str, str]]:
                 team=team if role_name in ("team_leader", "collector") else None,
             )
         logins.append((username, str(role_title(roles[role_name]))))
+    _give_collector_cases(contract)
     return logins
+
+
+def _give_collector_cases(contract, count: int = 120) -> None:
+    """The demo collector holds part of the first batch; the rest waits in the pool."""
+    from core.cases.models import Case
+    from core.cases.services import assign
+
+    collector = db.session.scalar(select(User).filter_by(username="collector"))
+    if db.session.scalar(select(Case.id).filter_by(holder_id=collector.id).limit(1)):
+        return
+    cases = db.session.scalars(
+        select(Case).filter_by(contract_id=contract.id).order_by(Case.id).limit(count)
+    ).all()
+    assign(cases, holder=collector, user=None, reason="演示分案")
+
+
+#: (batch no., entrust date, collection area, cases) — two hand-overs from the bank.
+DEMO_BATCHES = [
+    ("JSZ20260110", date(2026, 1, 10), "南京", 320),
+    ("JSZ20260215", date(2026, 2, 15), "苏州", 280),
+]
+
+
+def _add_demo_batches(contract) -> None:
+    """Two batches imported through the real import pipeline, as a bank's workbook would be."""
+    import tempfile
+    from pathlib import Path
+
+    from core.batches import services as batches
+    from core.batches.models import Batch
+    from core.demo_data import CITIES, CONTACT_HEADERS, HEADERS, bank_rows, write_workbook
+    from core.imports import services as imports
+
+    for _province, city in CITIES:
+        if city not in {o.value for o in batches.category_options(batches.AREA)}:
+            batches.add_option(batches.AREA, city, actor=None)
+    for value in ("信用卡", "消费贷"):
+        if value not in {o.value for o in batches.category_options(batches.CASE_CATEGORY)}:
+            batches.add_option(batches.CASE_CATEGORY, value, actor=None)
+    for seed, (batch_no, entrusted, area, count) in enumerate(DEMO_BATCHES, start=1):
+        if db.session.scalar(
+            select(Batch.id).filter_by(contract_id=contract.id, batch_no=batch_no)
+        ):
+            continue
+        batch = batches.save_batch(
+            None,
+            contract=contract,
+            batch_no=batch_no,
+            entrust_date=entrusted,
+            expected_return_date=date(entrusted.year, entrusted.month + 6, entrusted.day),
+            area=area,
+            case_category="信用卡",
+            actor=None,
+        )
+        with tempfile.TemporaryDirectory() as folder:
+            path = Path(folder) / f"{batch_no}.xlsx"
+            rows = bank_rows(count, seed=seed, prefix=batch_no, entrusted=entrusted, contacts=True)
+            write_workbook(
+                path, rows, HEADERS + CONTACT_HEADERS, title="江苏中行信用卡逾期委案清单"
+            )
+            run = imports.start_import_from_path(batch, "cases", path, None)
+            imports.set_mapping(run, run.columns["mapping"], match_key=run.match_key)
+            db.session.commit()
+            report = imports.commit(run.id)
+        if not report.get("committed"):
+            raise RuntimeError(f"the demo batch {batch_no} did not import: {report.get('message')}")

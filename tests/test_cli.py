@@ -7,7 +7,9 @@ from sqlalchemy import select
 
 from core.auth.models import User
 from core.clients.models import Contract
-from core.demo import DEMO_PASSWORD, DEMO_USERS
+from core.batches.models import IMPORTED, Batch
+from core.cases.models import Case
+from core.demo import DEMO_BATCHES, DEMO_PASSWORD, DEMO_USERS
 
 
 def run(app, *args, input=None):
@@ -24,6 +26,17 @@ def test_demo_creates_a_user_per_role_and_runs_twice_safely(app, db):
     assert {u.role.name for u in users} == {role for _u, _n, role in DEMO_USERS}
     for username, _name, _role in DEMO_USERS:
         assert username in first.output
+    batches = db.session.execute(
+        select(Batch.batch_no, Batch.status, db.func.count(Case.id))
+        .join(Case, Case.batch_id == Batch.id)
+        .group_by(Batch.id)
+        .order_by(Batch.batch_no)
+    ).all()
+    assert [tuple(row) for row in batches] == [
+        (batch_no, IMPORTED, count) for batch_no, _d, _a, count in DEMO_BATCHES
+    ]
+    collector = db.session.scalar(select(User).filter_by(username="collector"))
+    assert db.session.scalar(select(db.func.count(Case.id)).filter_by(holder_id=collector.id)) > 0
     contracts = db.session.scalars(select(Contract).order_by(Contract.number)).all()
     assert len(contracts) == 2  # one with every module on, one with none: modules are per contract
     assert contracts[1].enabled_modules == set()
