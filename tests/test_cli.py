@@ -6,9 +6,9 @@ import sys
 from sqlalchemy import select
 
 from core.auth.models import User
-from core.clients.models import Contract
 from core.batches.models import IMPORTED, Batch
 from core.cases.models import Case
+from core.clients.models import Contract
 from core.demo import DEMO_BATCHES, DEMO_PASSWORD, DEMO_USERS
 
 
