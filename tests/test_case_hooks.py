@@ -12,6 +12,7 @@ from decimal import Decimal
 from types import SimpleNamespace
 
 import pytest
+from flask_babel import force_locale
 from sqlalchemy import select
 from support.cases import make_cases
 
@@ -146,7 +147,7 @@ def test_hook_check_case_work(start, request):
 
     # The core's own check: a paused case cannot be worked either.
     (paused,) = make_cases(maple.db, on, status=PAUSED)
-    with pytest.raises(services.CaseRefused, match="cannot be worked"):
+    with force_locale("en"), pytest.raises(services.CaseRefused, match="cannot be worked"):
         services.record_activity(paused, admin, at=AT)
 
 

@@ -6,6 +6,7 @@ from datetime import UTC, datetime
 from decimal import Decimal
 
 import pytest
+from flask_babel import force_locale
 from sqlalchemy import select
 from support.cases import make_batch, make_cases
 
@@ -209,7 +210,7 @@ def test_a_paused_case_cannot_be_worked(world, db):
     admin = world["admin"]
     case = db.session.scalar(select(Case).filter_by(serial="LS-1"))
     services.change_status([case], "pause", "核实中", admin)
-    with pytest.raises(services.CaseRefused) as info:
+    with force_locale("en"), pytest.raises(services.CaseRefused) as info:
         services.record_activity(case, admin, at=datetime(2026, 3, 2, 3, 0, tzinfo=UTC))
     assert "cannot be worked" in info.value.message
     services.change_status([case], "resume", "核实完毕", admin)
@@ -217,7 +218,7 @@ def test_a_paused_case_cannot_be_worked(world, db):
 
 
 def test_operate_on_selected_cases_reports_changed_and_skipped(client, login_as, world, db):
-    login_as("manager")
+    login_as("manager", locale="en")
     ids = [c.id for c in db.session.scalars(select(Case).order_by(Case.id)) if c.status == NORMAL][
         :2
     ]
@@ -241,7 +242,7 @@ def test_operate_on_selected_cases_reports_changed_and_skipped(client, login_as,
 
 
 def test_operate_on_the_whole_filter_result(client, login_as, world, db):
-    login_as("manager")
+    login_as("manager", locale="en")
     response = client.post(
         "/cases/operate",
         data={"operation": "close", "reason": "批量结案", "scope": "all", "query": "area=苏南"},
@@ -256,7 +257,7 @@ def test_operate_on_the_whole_filter_result(client, login_as, world, db):
 
 
 def test_operation_needs_a_reason_and_the_permission(client, login_as, world, db):
-    login_as("manager")
+    login_as("manager", locale="en")
     response = client.post(
         "/cases/operate",
         data={"operation": "pause", "reason": "", "scope": "all", "query": ""},
@@ -283,3 +284,57 @@ def test_whole_result_operation_touches_only_visible_cases(world, db, make_user)
     )
     assert outcome.changed == 0 and outcome.skipped_total == 16
     assert count_cases(collector, CaseFilter()) == 5
+
+
+# -- find_cases: the page, the API and bench/case_list.py share it ----------------------------
+
+
+@pytest.mark.parametrize(
+    ("args", "sort"),
+    [
+        ({}, {}),
+        ({"status": "paused"}, {"sort": "amount", "dir": "desc"}),
+        ({"days_min": "10"}, {"sort": "days", "dir": "asc"}),
+        ({"q": "李"}, {"sort": "name", "dir": "desc"}),
+    ],
+)
+def test_a_collector_on_several_contracts_gets_the_merged_page_in_order(
+    world, db, make_user, args, sort
+):
+    from core.cases.filters import find_cases
+
+    collector = make_user("collector", contracts=[world["first"], world["second"]])
+    case_filter = CaseFilter.from_args({**args, **sort})
+    expected = [row.id for row in db.session.execute(list_query(collector, case_filter))]
+    pages = [find_cases(collector, case_filter, page=n, per_page=3) for n in range(1, 7)]
+    pages = [page for n, page in enumerate(pages, 1) if page.page == n]  # past the end: last
+    assert [row.id for page in pages for row in page.rows] == expected
+    assert {page.total for page in pages} == {len(expected)} and all(p.exact for p in pages)
+
+
+def test_find_cases_caps_the_count_and_says_so(world, db):
+    from core.cases.filters import find_cases
+
+    admin = world["admin"]
+    found_all = find_cases(admin, CaseFilter(), per_page=5, cap=10)
+    assert (found_all.total, found_all.exact, len(found_all.rows)) == (10, False, 5)
+    assert count_cases(admin, CaseFilter(), cap=10) == 11
+    # past the last page: the last page when the count is exact, an empty page when capped
+    assert find_cases(admin, CaseFilter(), page=99, per_page=5).page == 4
+    assert find_cases(admin, CaseFilter(), page=99, per_page=5, cap=10).rows == []
+    exact = find_cases(admin, CaseFilter.from_args({"status": "paused"}), cap=10)
+    assert (exact.total, exact.exact) == (5, True)
+
+
+def test_capped_total_on_the_page(client, login_as, world, monkeypatch):
+    monkeypatch.setattr("core.cases.filters.COUNT_CAP", 10)
+    login_as("manager", locale="en")
+    page = client.get("/cases/?per_page=20")
+    assert "More than 10 cases" in page.text
+
+
+def test_name_prefix_search_takes_wildcards_literally(world, db):
+    make_cases(db, world["first"], world["b1"], 1, name="王_%*?[1]")
+    assert len(found(world["admin"], q="王_%*?[")) == 1
+    assert len(found(world["admin"], q="王")) == 1
+    assert len(found(world["admin"], q="李")) == 2

@@ -28,6 +28,9 @@ ROOT = Path(__file__).resolve().parent.parent
 @pytest.fixture(autouse=True)
 def uploads(app_config, tmp_path):
     app_config["UPLOAD_FOLDER"] = str(tmp_path / "uploads")
+    # Imports run without a user here, so in the default language: make that English, which
+    # the messages below are checked in.
+    app_config["BABEL_DEFAULT_LOCALE"] = "en"
 
 
 @pytest.fixture

@@ -28,7 +28,7 @@ def setup(db, contract, login_as):
     batch = Batch(contract_id=c.id, batch_no="B1", entrust_date=date(2015, 6, 10))
     db.session.add(batch)
     db.session.commit()
-    user = login_as("manager", contracts=[c])
+    user = login_as("manager", contracts=[c], locale="en")
     return batch, user
 
 

@@ -25,6 +25,10 @@ def _key(message_id, context=None) -> tuple:
     return (context, message_id if isinstance(message_id, str) else message_id[0])
 
 
+def _forms(string):
+    return string if isinstance(string, str) else tuple(string)
+
+
 @pytest.fixture(scope="module")
 def po():
     with open(CATALOG / "messages.po", "rb") as f:
@@ -65,8 +69,9 @@ def test_the_catalog_is_clean(po):
 def test_the_committed_mo_is_the_compiled_po(po):
     with open(CATALOG / "messages.mo", "rb") as f:
         mo = read_mo(f)
-    as_po = {_key(m.id, m.context): m.string for m in po if m.id and not m.fuzzy}
-    as_mo = {_key(m.id, m.context): m.string for m in mo if m.id}
+    # babel reads a plural's forms as a tuple from a .po file and as a list from a .mo file
+    as_po = {_key(m.id, m.context): _forms(m.string) for m in po if m.id and not m.fuzzy}
+    as_mo = {_key(m.id, m.context): _forms(m.string) for m in mo if m.id}
     assert as_mo == as_po, "messages.mo is out of date: run pybabel compile"
 
 
@@ -112,3 +117,27 @@ def test_marshmallow_messages_are_translated_in_api_errors(client, db, make_user
         assert fields["start_date"] == [
             "不是有效的日期。" if locale == "zh_CN" else "Not a valid date."
         ]
+
+
+def test_stored_codes_are_shown_by_their_title_in_the_users_language(app):
+    from flask_babel import force_locale
+
+    from core.web.filters import VOCABULARIES, label
+
+    def titles():
+        return {
+            (name, code): str(label(code, name)) for name, codes in VOCABULARIES.items()
+            for code in codes
+        }  # fmt: skip
+
+    with app.test_request_context():
+        with force_locale("en"):
+            english = titles()
+            assert label("do_not_contact", "phone_status") == "do not contact"
+        with force_locale("zh_CN"):
+            chinese = titles()
+            assert label("do_not_contact", "phone_status") == "禁止联系"
+            assert label("M", "gender") == "男" and label("claim", "payment_kind").startswith("CP")
+            assert label("visit_result", "activity_kind") == "visit_result"  # a module's own
+            assert label("", "source") == "—"
+    assert not [key for key in english if english[key] == chinese[key]]

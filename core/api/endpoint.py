@@ -12,6 +12,15 @@ The permission is enforced by the global guard (as with :func:`core.auth.permiss
 ``LOGGED_IN`` and ``PUBLIC`` work too), the body is validated with all its field errors
 collected, the return value is dumped with the response schema, and
 :mod:`core.api.openapi` describes the view from the same declaration.
+
+Two more inputs can be declared the same way:
+
+- ``query=Schema``: the query string, validated (blank values mean "not given") and passed
+  as ``query``; each field is a query parameter in the OpenAPI document.
+- ``form=Schema``: a ``multipart/form-data`` body (an upload), its text fields and files
+  (:class:`core.api.schemas.Upload` fields) validated together and passed as ``data``.
+
+A view that sends a file (``send_file``) names its media types with ``produces=(…)``.
 """
 
 from __future__ import annotations
@@ -38,6 +47,12 @@ class Endpoint:
     response: Schema | None = None
     #: The response is a list of what ``response`` describes.
     many: bool = False
+    #: The query string's parameters.
+    query: Schema | None = None
+    #: A multipart/form-data body (text fields and files), instead of a JSON ``body``.
+    form: Schema | None = None
+    #: The media types of a file the view sends instead of JSON (``send_file``).
+    produces: tuple[str, ...] = ()
     status: int = 200
     description: str = ""
 
@@ -51,11 +66,16 @@ def endpoint(
     response: type[Schema] | Schema | None = None,
     many: bool = False,
     status: int = 200,
+    query: type[Schema] | Schema | None = None,
+    form: type[Schema] | Schema | None = None,
+    produces: tuple[str, ...] = (),
 ):
     """Make a view a JSON endpoint; it gets the loaded body as ``data`` and returns objects.
 
     The view may also return a :class:`flask.Response` of its own, which is sent as it is.
     """
+    if body is not None and form is not None:
+        raise TypeError("an endpoint reads either a JSON body or a form, not both")
     declared = Endpoint(
         permission=permission,
         summary=summary,
@@ -64,13 +84,20 @@ def endpoint(
         response=_instance(response),
         many=many,
         status=status,
+        query=_instance(query),
+        form=_instance(form),
+        produces=tuple(produces),
     )
 
     def decorator(view):
         @wraps(view)
         def json_view(**kwargs):
+            if declared.query is not None:
+                kwargs["query"] = load_query(declared.query)
             if declared.body is not None:
                 kwargs["data"] = load_body(declared.body)
+            if declared.form is not None:
+                kwargs["data"] = load_form(declared.form)
             result = view(**kwargs)
             if isinstance(result, Response):
                 return result
@@ -92,6 +119,37 @@ def load_body(schema: Schema) -> dict:
         raise UserError(
             _("The request body must be a JSON object, sent as 'Content-Type: application/json'.")
         )
+    return _load(schema, data)
+
+
+def load_query(schema: Schema) -> dict:
+    """The query string's parameters, validated: 422 listing every bad one.
+
+    Blank values are left out (a form's empty filter field means "any"); a parameter the
+    schema does not name is ignored.
+    """
+    data = {}
+    for name, field in schema.fields.items():
+        key = field.data_key or name
+        if field.dump_only or key not in request.args:
+            continue
+        value = request.args.get(key, "").strip()
+        if value:
+            data[key] = value
+    return _load(schema, data)
+
+
+def load_form(schema: Schema) -> dict:
+    """A multipart/form-data body (fields and files), validated: 400 if it is not one, 422
+    listing every bad field."""
+    if request.mimetype != "multipart/form-data":
+        raise UserError(_("The request body must be sent as 'Content-Type: multipart/form-data'."))
+    data = {key: value for key, value in request.form.items()}
+    data.update((key, value) for key, value in request.files.items())
+    return _load(schema, data)
+
+
+def _load(schema: Schema, data: dict) -> dict:
     try:
         return schema.load(data)
     except ValidationError as error:

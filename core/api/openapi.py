@@ -7,6 +7,7 @@ and any plugin's alike, so the document cannot fall behind the code.
 from __future__ import annotations
 
 import re
+from decimal import Decimal
 from importlib.metadata import version
 
 from apispec import APISpec
@@ -63,7 +64,18 @@ def openapi_document(app) -> dict:
             )
     for path in sorted(paths):
         spec.path(path=path, operations=paths[path])
-    return spec.to_dict()
+    return _plain_numbers(spec.to_dict())
+
+
+def _plain_numbers(value):
+    """Decimal bounds (``validate.Range`` on a Decimal field) as JSON numbers, not strings."""
+    if isinstance(value, dict):
+        return {key: _plain_numbers(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_plain_numbers(item) for item in value]
+    if isinstance(value, Decimal):
+        return int(value) if value == value.to_integral_value() else float(value)
+    return value
 
 
 def _path_and_parameters(rule: str) -> tuple[str, list[dict]]:
@@ -89,7 +101,10 @@ def _operation(declared: Endpoint, operation_id, method, parameters, scheme) -> 
         "summary": declared.summary,
         "description": _describe(declared),
         "tags": [declared.tag],
-        "parameters": parameters,
+        # A schema as a query parameter is expanded, one parameter per field, by apispec's
+        # MarshmallowPlugin (schema2parameters).
+        "parameters": parameters
+        + ([{"in": "query", "schema": declared.query}] if declared.query is not None else []),
         "security": [] if declared.permission == PUBLIC else [{scheme: []}],
         "responses": {str(declared.status): _success(declared)},
     }
@@ -98,9 +113,19 @@ def _operation(declared: Endpoint, operation_id, method, parameters, scheme) -> 
             "required": True,
             "content": {"application/json": {"schema": declared.body}},
         }
+    if declared.form is not None:
+        operation["requestBody"] = {
+            "required": True,
+            "content": {"multipart/form-data": {"schema": declared.form}},
+        }
     errors = {}
     if declared.body is not None:
         errors[400] = "The body is not a JSON object."
+    if declared.form is not None:
+        errors[400] = "The body is not multipart/form-data, or the file cannot be read."
+        errors[413] = "The upload is larger than Maple accepts."
+        errors[415] = "The file is not of a kind Maple accepts."
+    if declared.body is not None or declared.form is not None or declared.query is not None:
         errors[422] = "Some fields are not valid; `fields` lists the messages by field."
     if declared.permission != PUBLIC:
         errors[401] = "No valid credentials were sent."
@@ -128,6 +153,9 @@ def _describe(declared: Endpoint) -> str:
 
 
 def _success(declared: Endpoint) -> dict:
+    if declared.produces:
+        binary = {"schema": {"type": "string", "format": "binary"}}
+        return {"description": "The file", "content": dict.fromkeys(declared.produces, binary)}
     if declared.response is None:
         return {
             "description": "OK",

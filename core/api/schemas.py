@@ -14,6 +14,7 @@ from flask import current_app
 from flask_babel import gettext as _
 from marshmallow import Schema, ValidationError, fields, validate
 from sqlalchemy import select
+from werkzeug.datastructures import FileStorage
 
 from core.auth.models import Role, Team, User
 from core.clients.models import Client, Contract
@@ -39,6 +40,20 @@ class Text(fields.String):
         if "\x00" in text:
             raise ValidationError(_("Must not contain NUL characters."))
         return text
+
+
+class Upload(fields.Field):
+    """A file sent in a multipart/form-data body (see ``@endpoint(form=…)``), loaded as the
+    :class:`werkzeug.datastructures.FileStorage` itself."""
+
+    def __init__(self, **kwargs):
+        kwargs["metadata"] = {"type": "string", "format": "binary", **kwargs.get("metadata", {})}
+        super().__init__(load_only=True, **kwargs)
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        if not isinstance(value, FileStorage) or not value.filename:
+            raise ValidationError(_("Must be a file, sent as a part of multipart/form-data."))
+        return value
 
 
 class Related(fields.Field):

@@ -51,9 +51,9 @@ def _show_errors(form, error: UserError) -> None:
 
 
 def import_link(batch: Batch) -> str | None:
-    """The import page of ``batch``, once the import pipeline serves one."""
-    if "imports.new" in current_app.view_functions:
-        return url_for("imports.new", batch_id=batch.id)
+    """The import page of ``batch``, for a user who may import."""
+    if "imports.batch_page" in current_app.view_functions and current_user.can("core.imports.run"):
+        return url_for("imports.batch_page", batch_id=batch.id)
     return None
 
 

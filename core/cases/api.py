@@ -3,7 +3,9 @@
 The case list takes the page's filter as query parameters (``q``, ``area``, ``batch_status``,
 ``batch_no``, ``batch``, ``client``, ``contract``, ``status``, ``amount_min``, ``amount_max``,
 ``days_min``, ``days_max``, ``bucket``, ``sort``, ``dir``) plus ``page`` and ``per_page``:
-one parser, :class:`core.cases.filters.CaseFilter`, serves the page, the export and the API.
+one schema, :class:`core.cases.filters.CaseFilterSchema`, reads them for the page, the export
+and the API (which declares it, so the OpenAPI document lists each as a query parameter), and
+one :class:`core.cases.filters.CaseFilter` turns them into SQL.
 """
 
 from __future__ import annotations
@@ -19,9 +21,10 @@ from core.batches import services as batch_services
 from core.batches.models import Batch
 from core.batches.schemas import BatchSchema, current_values
 from core.cases import services
-from core.cases.filters import CaseFilter, count_cases, ids_query, list_query, where
+from core.cases.filters import CaseFilter, find_cases, ids_query, where
 from core.cases.models import Case
 from core.cases.schemas import (
+    CaseListQuerySchema,
     CaseOperationSchema,
     CasePageSchema,
     CaseSchema,
@@ -139,20 +142,27 @@ def delete_batch(batch_id):
 @api.route("/cases")
 @endpoint(
     permission="core.cases.view",
+    query=CaseListQuerySchema,
     response=CasePageSchema,
     summary="List cases with the batch management filters",
     tag="cases",
 )
-def list_cases():
-    """Personal numbers are masked. Filters as on the page; ``page`` and ``per_page`` (≤ 200)."""
-    case_filter = _filter(request.args)
-    per_page = min(max(request.args.get("per_page", 50, type=int), 1), 200)
-    page = max(request.args.get("page", 1, type=int), 1)
-    rows = db.session.execute(
-        list_query(current_user, case_filter).limit(per_page).offset((page - 1) * per_page)
-    ).all()
-    total = count_cases(current_user, case_filter)
-    return {"total": total, "page": page, "per_page": per_page, "items": rows}
+def list_cases(query):
+    """Personal numbers are masked. Filters as on the page; ``page`` and ``per_page`` (≤ 200).
+
+    ``total`` is exact up to 10,000; beyond, it is 10,000 and ``total_exact`` is false.
+    A page past the last one answers the last page (its number is in ``page``).
+    """
+    page, per_page = query.pop("page"), query.pop("per_page")
+    case_filter = CaseFilter(**query)
+    found = find_cases(current_user, case_filter, page=page, per_page=per_page)
+    return {
+        "total": found.total,
+        "total_exact": found.exact,
+        "page": found.page,
+        "per_page": per_page,
+        "items": found.rows,
+    }
 
 
 @api.route("/cases/<int:case_id>")
@@ -225,7 +235,12 @@ def export_status(job_id):
 
 
 @api.route("/exports/<job_id>/file")
-@endpoint(permission="core.cases.export", summary="Download a finished export", tag="exports")
+@endpoint(
+    permission="core.cases.export",
+    produces=tuple(exports.FORMATS.values()),
+    summary="Download a finished export",
+    tag="exports",
+)
 def export_file(job_id):
     """The .xlsx or .csv file, for the user who started the export only."""
     import os

@@ -13,13 +13,14 @@ so the count needs no join and each filter can use the indexes on ``cases``.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field, fields, replace
 from decimal import Decimal
+from typing import NamedTuple
 
 from flask_babel import lazy_gettext as _l
 from marshmallow import EXCLUDE, Schema, ValidationError, validate
 from marshmallow import fields as mf
-from sqlalchemy import Float, and_, cast, false, func, or_, select
+from sqlalchemy import Float, and_, cast, false, func, literal_column, or_, select, union_all
 
 from core.auth.models import User
 from core.batches.models import IMPORTED, NOT_IMPORTED, Batch
@@ -140,7 +141,9 @@ class CaseFilter:
 
     # -- SQL ------------------------------------------------------------------------------------
 
-    def conditions(self) -> list:
+    def conditions(self, *, broad: bool = False) -> list:
+        """The filter's conditions on ``cases``. ``broad``: the caller knows (from the count)
+        that they keep many rows, which SQLite's planner cannot tell for a range."""
         c = []
         if self.area:
             c.append(Case.area == self.area)
@@ -163,28 +166,49 @@ class CaseFilter:
             if self.batch_no:
                 batches = batches.where(Batch.batch_no == self.batch_no)
             c.append(Case.batch_id.in_(batches))
+        ranges = []
         if self.amount_min is not None:
-            c.append(Case.entrusted_amount >= self.amount_min)
+            ranges.append(Case.entrusted_amount >= self.amount_min)
         if self.amount_max is not None:
-            c.append(Case.entrusted_amount <= self.amount_max)
+            ranges.append(Case.entrusted_amount <= self.amount_max)
         if self.days_min is not None:
-            c.append(Case.days_overdue >= self.days_min)
+            ranges.append(Case.days_overdue >= self.days_min)
         if self.days_max is not None:
-            c.append(Case.days_overdue <= self.days_max)
+            ranges.append(Case.days_overdue <= self.days_max)
+        c += [_likely(term) for term in ranges] if broad else ranges
         if self.q:
             c.append(search_condition(self.q))
         return c
 
     def order_by(self) -> list:
         column = SORTS.get(self.sort, Case.id)
+        columns = [column] if column is Case.id else [column, Case.id]
         if self.dir == "desc":
-            return [column.desc(), Case.id.desc()]
-        return [column.asc(), Case.id.asc()]
+            return [c.desc() for c in columns]
+        return [c.asc() for c in columns]
 
 
 _TAIL = re.compile(r"[0-9]{3}[0-9Xx]")
 _MASKED = re.compile(r"([0-9]*)\*+([0-9Xx]{4})")
 _NUMBER = re.compile(r"[0-9]{6,}[0-9Xx]")
+
+
+def _dialect() -> str:
+    from core.extensions import db
+
+    return db.engine.dialect.name
+
+
+def _likely(term):
+    """``term``, marked as true for about half the rows on SQLite.
+
+    SQLite keeps no statistics on value ranges and guesses that a range keeps 1/64 of the
+    rows; for a broad range it then reads the range's index and sorts the lot instead of
+    walking the sort order until a page is full. PostgreSQL has histograms: unchanged.
+    """
+    if _dialect() == "sqlite":
+        return func.likelihood(term, literal_column("0.5"))
+    return term
 
 
 def _escape_like(text: str) -> str:
@@ -223,26 +247,48 @@ def search_condition(q: str):
             Case.serial == q,
             Case.archive_no == q,
         )
-    return or_(
-        Case.serial == q,
-        Case.archive_no == q,
-        Case.name == q,
-        Case.name.like(_escape_like(q) + "%", escape="\\"),
-    )
+    return or_(Case.serial == q, Case.archive_no == q, Case.name == q, starts_with(Case.name, q))
+
+
+def starts_with(column, prefix: str):
+    """``column`` begins with ``prefix``, in a form the database answers from an index.
+
+    PostgreSQL: ``LIKE 'prefix%'`` (its ``varchar_pattern_ops`` index serves it in any
+    collation). SQLite: ``GLOB 'prefix*'``, which, unlike its case-insensitive ``LIKE``, uses
+    the column's ordinary index.
+    """
+    if _dialect() == "sqlite":
+        glob = prefix.replace("[", "[[]").replace("*", "[*]").replace("?", "[?]")
+        return column.op("GLOB")(glob + "*")
+    return column.like(_escape_like(prefix) + "%", escape="\\")
 
 
 def visibility_condition(user):
     """Cases of the contracts ``user`` may see (no condition for who sees them all)."""
     if user is None:
         return false()
+    contract_ids = visible_contract_ids(user)
+    if contract_ids is None:
+        return None
+    return Case.contract_id.in_(contract_ids) if contract_ids else false()
+
+
+def visible_contract_ids(user) -> list[int] | None:
+    """Ids of the contracts ``user`` may see; None for who sees them all.
+
+    The ids themselves (a user has a few contracts), not a subquery: the database then
+    knows how many cases they hold and plans the list's query accordingly.
+    """
+    from core.extensions import db
+
     if user.can("core.contracts.view_all"):
         return None
-    contract_ids = visible_contracts_query(user).with_only_columns(Contract.id).order_by(None)
-    return Case.contract_id.in_(contract_ids)
+    query = visible_contracts_query(user).with_only_columns(Contract.id).order_by(Contract.id)
+    return list(db.session.scalars(query))
 
 
-def where(user, case_filter: CaseFilter) -> list:
-    conditions = case_filter.conditions()
+def where(user, case_filter: CaseFilter, *, broad: bool = False) -> list:
+    conditions = case_filter.conditions(broad=broad)
     visible = visibility_condition(user)
     if visible is not None:
         conditions.append(visible)
@@ -254,12 +300,58 @@ def ids_query(user, case_filter: CaseFilter):
     return select(Case.id).where(*where(user, case_filter)).order_by(Case.id)
 
 
-def count_cases(user, case_filter: CaseFilter) -> int:
-    """The number of cases the filter finds: a count over ``cases`` alone, with no join."""
+def count_cases(user, case_filter: CaseFilter, *, cap: int | None = None) -> int:
+    """The number of cases the filter finds: a count over ``cases`` alone, with no join.
+
+    With ``cap``, counting stops after ``cap + 1`` cases: the answer is exact up to ``cap``
+    and ``cap + 1`` means "more than ``cap``" (an exact count of a million rows costs a scan).
+    """
     from core.extensions import db
 
-    query = select(func.count()).select_from(Case).where(*where(user, case_filter))
-    return db.session.scalar(query)
+    conditions = where(user, case_filter)
+    if cap is None:
+        return db.session.scalar(select(func.count()).select_from(Case).where(*conditions))
+    # ``SELECT 1``, not the id: an index holding the filtered columns answers it alone.
+    found = select(literal_column("1")).select_from(Case).where(*conditions).limit(cap + 1)
+    found = found.subquery()
+    return db.session.scalar(select(func.count()).select_from(found))
+
+
+#: The list counts exactly up to this many cases and says "more than 10000" beyond.
+COUNT_CAP = 10_000
+
+
+class CaseResult(NamedTuple):
+    """One page of the list: its rows, the total (exact, or ``COUNT_CAP`` when ``exact`` is
+    false, meaning more), and the page number actually shown."""
+
+    rows: list
+    total: int
+    exact: bool
+    page: int
+
+
+def find_cases(
+    user, case_filter: CaseFilter, *, page: int = 1, per_page: int = 50, cap=...
+) -> CaseResult:
+    """A page of the filter's result and its count: what the page, the API and bench share.
+
+    ``cap``: count exactly up to this many (default ``COUNT_CAP``; None: always exactly).
+    A page past the last one (known only when the count is exact) shows the last one.
+    """
+    from core.extensions import db
+
+    cap = COUNT_CAP if cap is ... else cap
+    counted = count_cases(user, case_filter, cap=cap)
+    exact = cap is None or counted <= cap
+    total = counted if exact else cap
+    page = max(1, page)
+    if exact:
+        page = min(page, max(1, -(-total // per_page)))
+    offset = (page - 1) * per_page
+    query = page_query(user, case_filter, per_page, offset, broad=not exact)
+    rows = db.session.execute(query).all()
+    return CaseResult(rows, total, exact, page)
 
 
 #: The columns of a listed or exported row, in order: (key, SQL expression).
@@ -292,15 +384,104 @@ def row_columns(*, for_export: bool = False):
     ]
 
 
-def list_query(user, case_filter: CaseFilter, *, for_export: bool = False):
-    """Rows (not entities) of the filter's result with their batch, client and holder, sorted."""
+def page_query(user, case_filter: CaseFilter, limit: int, offset: int = 0, *, broad=False):
+    """``list_query`` for one page: the page's ids are found on ``cases`` alone (its indexes,
+    no joins for the rows the offset skips), then only those rows are joined. ``broad``:
+    the filter keeps more rows than the count's cap."""
+    ids = _page_ids(user, case_filter, limit, offset, broad)
     return (
-        select(*row_columns(for_export=for_export))
-        .select_from(Case)
+        _joined(select(*row_columns()))
+        .where(Case.id.in_(select(ids.c.id)))
+        .order_by(*case_filter.order_by())
+    )
+
+
+#: A user on at most this many contracts gets each contract's slice of the page, merged.
+MERGE_CONTRACTS = 20
+
+
+def _page_ids(user, case_filter: CaseFilter, limit: int, offset: int, broad: bool):
+    """The ids of one page, as a subquery.
+
+    Cases are imported batch by batch, so ids cluster by batch and contract, and the
+    planners assume they do not: asked for ``contract_id = 7 ORDER BY id LIMIT 50``,
+    PostgreSQL walks the primary key expecting a contract-7 row every eight, and passes
+    most of the table when contract 7 is the newest. So:
+
+    - one batch or one contract is asked for as a range (``BETWEEN 7 AND 7``, same rows)
+      and ordered by it first: its ``(batch_id, id)`` / ``(contract_id, …)`` index is
+      then the obvious way to the page;
+    - a user on a few contracts gets each contract's first ``offset + limit`` rows that
+      way, merged.
+    """
+    order = case_filter.order_by()
+
+    def first_by(column):  # in the sort's direction, so one index scan serves both
+        return [column.desc() if case_filter.dir == "desc" else column.asc(), *order]
+
+    contracts = None if user is None else visible_contract_ids(user)
+    if contracts is not None and case_filter.contract is not None:
+        contracts = [c for c in contracts if c == case_filter.contract]
+    elif contracts is None and case_filter.contract is not None:
+        contracts = [case_filter.contract]
+    if contracts is not None and not contracts:
+        return select(Case.id).where(false()).subquery("page")
+    rest = replace(case_filter, contract=None)
+    if case_filter.batch is not None:
+        batch = Case.batch_id.between(case_filter.batch, case_filter.batch)
+        rest = replace(rest, batch=None)
+        conditions = [*rest.conditions(broad=broad), batch]
+        if contracts is not None:
+            conditions.append(Case.contract_id.in_(contracts))
+        return _slice(conditions, first_by(Case.batch_id), limit, offset).subquery("page")
+    conditions = rest.conditions(broad=broad)
+    if contracts is None or len(contracts) > MERGE_CONTRACTS:
+        if contracts is not None:
+            conditions.append(Case.contract_id.in_(contracts))
+        return _slice(conditions, order, limit, offset).subquery("page")
+    key = SORTS.get(case_filter.sort, Case.id)
+    slices = []
+    for contract_id in contracts:
+        one = _slice(
+            [*conditions, Case.contract_id.between(contract_id, contract_id)],
+            first_by(Case.contract_id),
+            offset + limit,
+            0,
+            key,
+        ).subquery()
+        slices.append(select(one.c.id, one.c.sort_key))
+    if len(slices) == 1:
+        return select(one.c.id).limit(limit).offset(offset).subquery("page")
+    merged = union_all(*slices).subquery("merged")
+    keys = [merged.c.sort_key, merged.c.id]
+    return (
+        select(merged.c.id)
+        .order_by(*(k.desc() if case_filter.dir == "desc" else k.asc() for k in keys))
+        .limit(limit)
+        .offset(offset)
+        .subquery("page")
+    )
+
+
+def _slice(conditions, order, limit: int, offset: int, key=None):
+    columns = [Case.id.label("id")] + ([key.label("sort_key")] if key is not None else [])
+    return select(*columns).where(*conditions).order_by(*order).limit(limit).offset(offset)
+
+
+def _joined(query):
+    return (
+        query.select_from(Case)
         .outerjoin(Batch, Batch.id == Case.batch_id)
         .join(Contract, Contract.id == Case.contract_id)
         .join(Client, Client.id == Contract.client_id)
         .outerjoin(User, User.id == Case.holder_id)
+    )
+
+
+def list_query(user, case_filter: CaseFilter, *, for_export: bool = False):
+    """Rows (not entities) of the filter's result with their batch, client and holder, sorted."""
+    return (
+        _joined(select(*row_columns(for_export=for_export)))
         .where(*where(user, case_filter))
         .order_by(*case_filter.order_by())
     )

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import date, datetime
 from decimal import Decimal
 
-from sqlalchemy import JSON, ForeignKey, Index, Numeric, String, Text, UniqueConstraint
+from sqlalchemy import JSON, ForeignKey, Index, Numeric, String, Text, UniqueConstraint, text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from core.extensions import db
@@ -36,10 +36,26 @@ class Case(db.Model):
         Index("ix_cases_id_no_entrust_date", "id_no", "entrust_date"),
         Index("ix_cases_contract_id_status", "contract_id", "status"),
         Index("ix_cases_batch_id_id", "batch_id", "id"),
+        # The case list (core.cases.filters): area and bucket are filtered together, the
+        # page in id order; the capped count reads the index alone.
+        Index("ix_cases_area_bucket_id", "area", "bucket", "id"),
+        # A collector's cases: each contract's slice in id, amount or days order (the list
+        # merges the slices), and ranges counted from the index alone.
+        Index("ix_cases_contract_id_id", "contract_id", "id"),
+        Index("ix_cases_contract_id_entrusted_amount", "contract_id", "entrusted_amount"),
+        Index("ix_cases_contract_id_days_overdue", "contract_id", "days_overdue"),
+        # Name prefix search (LIKE '王%') from an index in any PostgreSQL collation. SQLite
+        # searches with GLOB through ix_cases_name, so its copy is an empty partial index.
+        Index(
+            "ix_cases_name_prefix",
+            "name",
+            postgresql_ops={"name": "varchar_pattern_ops"},
+            sqlite_where=text("0"),
+        ),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    contract_id: Mapped[int] = mapped_column(ForeignKey("contracts.id"), index=True)
+    contract_id: Mapped[int] = mapped_column(ForeignKey("contracts.id"))
     batch_id: Mapped[int | None] = mapped_column(ForeignKey("batches.id"))
 
     # -- identity --------------------------------------------------------------------------

@@ -6,6 +6,7 @@ from flask_babel import gettext as _
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
 from core.api.schemas import MAX_ID, Text
+from core.cases.filters import CaseFilterSchema
 from core.cases.services import STATUS_CHANGES
 from core.masking import mask_card, mask_id, mask_mobile, mask_name
 
@@ -37,8 +38,18 @@ class CaseRowSchema(Schema):
     holder = fields.String(allow_none=True)
 
 
+class CaseListQuerySchema(CaseFilterSchema):
+    """The case list's query string: the batch management filters, and the page wanted."""
+
+    page = fields.Integer(load_default=1, validate=validate.Range(1, MAX_ID))
+    per_page = fields.Integer(
+        load_default=50, validate=validate.Range(1, 200), metadata={"description": "at most 200"}
+    )
+
+
 class CasePageSchema(Schema):
-    total = fields.Integer()
+    total = fields.Integer(metadata={"description": "exact up to 10,000 (see total_exact)"})
+    total_exact = fields.Boolean(metadata={"description": "false: there are more than total"})
     page = fields.Integer()
     per_page = fields.Integer()
     items = fields.List(fields.Nested(CaseRowSchema))
@@ -95,7 +106,11 @@ class ExportRequestSchema(Schema):
 
 
 class JobSchema(Schema):
+    """A job's progress: queued → running → done or failed; rows ``done`` of ``total``."""
+
     id = fields.String()
+    #: What the job does: imports.dry_run, imports.commit, exports.cases …
+    name = fields.String()
     status = fields.String()
     done = fields.Integer()
     total = fields.Integer()

@@ -19,7 +19,7 @@ from core.auth.permissions import require
 from core.batches.models import Batch, CategoryOption
 from core.batches.services import AREA, BATCH_STATUSES
 from core.cases import services
-from core.cases.filters import BUCKETS, CaseFilter, count_cases, ids_query, list_query, where
+from core.cases.filters import BUCKETS, CaseFilter, count_cases, find_cases, ids_query, where
 from core.cases.models import (
     STATUSES,
     Activity,
@@ -34,7 +34,7 @@ from core.exports import services as exports
 from core.extensions import db
 from core.plugins import hooks_for
 from core.web.filters import CASE_STATUSES
-from core.web.paging import Page, page_number
+from core.web.paging import Page
 
 cases = Blueprint("cases", __name__, url_prefix="/cases")
 
@@ -76,11 +76,13 @@ def index():
     case_filter = CaseFilter.from_args(request.args)
     per_page = request.args.get("per_page", 50, type=int)
     per_page = per_page if per_page in PAGE_SIZES else 50
-    total = count_cases(current_user, case_filter)
-    page = Page(page_number(request.args, total, per_page), per_page, total)
-    page.items = db.session.execute(
-        list_query(current_user, case_filter).limit(per_page).offset(page.offset)
-    ).all()
+    found = find_cases(
+        current_user,
+        case_filter,
+        page=request.args.get("page", 1, type=int) or 1,
+        per_page=per_page,
+    )
+    page = Page(found.page, per_page, found.total, found.rows, exact=found.exact)
     unmasked = bool(request.args.get("unmask")) and current_user.can("core.pii.unmask")
     if unmasked:
         record(
@@ -193,8 +195,8 @@ def export():
     if fmt not in exports.FORMATS:
         abort(400)
     unmasked = exports.may_unmask(current_user, bool(request.form.get("unmask")))
-    total = count_cases(current_user, case_filter)
-    if total > exports.inline_limit():
+    limit = exports.inline_limit()
+    if count_cases(current_user, case_filter, cap=limit) > limit:
         job = exports.start_export_job(current_user, case_filter, fmt, unmasked)
         return redirect(url_for("exports.show", job_id=job.id))
     handle, path = tempfile.mkstemp(suffix=f".{fmt}")

@@ -14,6 +14,7 @@ plugin's name, and they are offered only for contracts with the plugin's module 
 
 from __future__ import annotations
 
+import operator
 from collections import defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -35,7 +36,7 @@ from core.cases.models import (
 )
 from core.errors import UserError
 from core.extensions import db
-from core.imports import schemas
+from core.imports import bulk, schemas
 from core.types import utcnow
 
 #: The keys that find the case of a row; the user picks one, or it is detected.
@@ -104,6 +105,17 @@ ADDRESS_FIELDS = (
 )
 
 
+#: Every column of a new case, in the order the bulk insert writes them.
+CASE_INSERT_COLUMNS = (
+    "id", "contract_id", "batch_id", "serial", *CASE_COLUMNS, "entrust_date", "card_tail",
+    "id_tail", "balance", "timezone", "status", "status_reason", "created_at", "updated_at",
+)  # fmt: skip
+PHONE_INSERT_COLUMNS = ("case_id", "kind", "number", "status", "source", "note")
+ADDRESS_INSERT_COLUMNS = ("case_id", "kind", "address", "status", "source")
+CONTACT_INSERT_COLUMNS = ("case_id", "position", "name", "relation", "phone", "do_not_contact")
+_CASE_VALUES = operator.itemgetter(*CASE_COLUMNS)
+
+
 def apply_new_cases(ctx, rows: list[Row]) -> None:
     batch = ctx.batch
     seen_serials = ctx.state.setdefault("serials", set())
@@ -126,19 +138,25 @@ def apply_new_cases(ctx, rows: list[Row]) -> None:
             seen_cards.add(key)
         candidates.append(row)
 
+    # Cases already stored: one query per chunk and key (a single array/JSON parameter).
     existing = {}
     serials = [row.data["serial"] for row in candidates if row.data["serial"]]
-    for part in _in_chunks(serials):
-        query = select(Case.serial, Case.batch_id).where(Case.serial.in_(part))
+    if serials:
+        query = select(Case.serial, Case.batch_id).where(bulk.in_values(Case.serial, serials))
         existing.update(tuple(r) for r in db.session.execute(query))
     batch_nos = ctx.batch_numbers(set(existing.values()))
     cards = {row.data["card_no"] for row in candidates if row.data["card_no"]}
     known_cards = set()
-    for part in _in_chunks(sorted(cards)):
-        query = select(Case.card_no, Case.entrust_date).where(
-            Case.contract_id == ctx.contract.id, Case.card_no.in_(part)
+    if cards:
+        # The contract is checked here, not in SQL, so the card index drives the query.
+        query = select(Case.card_no, Case.entrust_date, Case.contract_id).where(
+            bulk.in_values(Case.card_no, cards)
         )
-        known_cards.update(tuple(r) for r in db.session.execute(query))
+        contract_id = ctx.contract.id
+        known_cards.update(
+            (card, entrusted) for card, entrusted, owner in db.session.execute(query)
+            if owner == contract_id
+        )
 
     accepted = []
     for row in candidates:
@@ -164,71 +182,49 @@ def apply_new_cases(ctx, rows: list[Row]) -> None:
             ctx.created(row)
         return
 
+    # Tuples for the driver (see core.imports.bulk): the ids are ours, so the phones,
+    # addresses and contacts refer to their case without reading anything back.
+    ids = bulk.reserve_ids(Case.__table__, len(accepted))
     now = utcnow()
-    case_rows = []
-    for row in accepted:
-        data = row.data
-        values = {name: data[name] for name in CASE_COLUMNS}
-        for name in _NOT_NULL_TEXT:
-            if values[name] is None:
-                values[name] = ""
-        values["currency"] = values["currency"] or "CNY"
-        values["entrusted_amount"] = data["entrusted_amount"]
-        values.update(
-            serial=data["serial"],
-            contract_id=ctx.contract.id,
-            batch_id=batch.id,
-            card_tail=(data["card_no"] or "")[-4:],
-            id_tail=(data["id_no"] or "")[-4:],
-            balance=data["entrusted_amount"],
-            entrust_date=data["entrust_date"],
-            area=data["area"] or batch.area or "",
-            timezone="",
-            status=NORMAL,
-            status_reason="",
-            created_at=now,
-            updated_at=now,
-        )
-        case_rows.append(values)
-    # A plain executemany, then the ids by serial (unique): RETURNING in parameter order
-    # would make SQLAlchemy insert row by row on SQLite.
-    db.session.execute(insert(Case.__table__), case_rows)
-    by_serial: dict[str, int] = {}
-    for part in _in_chunks([values["serial"] for values in case_rows]):
-        query = select(Case.serial, Case.id).where(Case.serial.in_(part))
-        by_serial.update((serial, case_id) for serial, case_id in db.session.execute(query))
-    ids = [by_serial[values["serial"]] for values in case_rows]
-    phones, addresses, contacts = [], [], []
+    contract_id, batch_id, batch_area = ctx.contract.id, batch.id, batch.area or ""
+    not_null = [CASE_COLUMNS.index(name) for name in _NOT_NULL_TEXT]
+    area_at, currency_at = CASE_COLUMNS.index("area"), CASE_COLUMNS.index("currency")
+    case_rows, phones, addresses, contacts = [], [], [], []
     for case_id, row in zip(ids, accepted, strict=True):
         data = row.data
+        values = list(_CASE_VALUES(data))
+        for index in not_null:
+            if values[index] is None:
+                values[index] = ""
+        values[currency_at] = values[currency_at] or "CNY"
+        values[area_at] = data["area"] or batch_area
+        card_no, id_no = data["card_no"] or "", data["id_no"] or ""
+        case_rows.append(
+            (case_id, contract_id, batch_id, data["serial"], *values, data["entrust_date"],
+             card_no[-4:], id_no[-4:], data["entrusted_amount"], "", NORMAL, "", now, now)
+        )  # fmt: skip
         numbers = set()
         for name, kind in PHONE_FIELDS:
             number = data[name]
             if number and number not in numbers:
                 numbers.add(number)
-                phones.append(
-                    {"case_id": case_id, "kind": kind, "number": number, "status": "valid",
-                     "source": "import", "note": ""}
-                )  # fmt: skip
+                phones.append((case_id, kind, number, "valid", "import", ""))
         for name, kind in ADDRESS_FIELDS:
             if data[name]:
-                addresses.append(
-                    {"case_id": case_id, "kind": kind, "address": data[name], "status": "valid",
-                     "source": "import"}
-                )  # fmt: skip
+                addresses.append((case_id, kind, data[name], "valid", "import"))
         for position in range(1, 7):
             name = data[f"contact{position}_name"]
             relation = data[f"contact{position}_relation"]
             phone = data[f"contact{position}_phone"]
             if name or relation or phone:
                 contacts.append(
-                    {"case_id": case_id, "position": position, "name": name or "",
-                     "relation": relation or "", "phone": phone or "", "do_not_contact": False}
-                )  # fmt: skip
+                    (case_id, position, name or "", relation or "", phone or "", False)
+                )
         ctx.created(row)
-    for model, values in ((CasePhone, phones), (CaseAddress, addresses), (CaseContact, contacts)):
-        if values:
-            db.session.execute(insert(model.__table__), values)
+    bulk.insert_rows(Case.__table__, CASE_INSERT_COLUMNS, case_rows)
+    bulk.insert_rows(CasePhone.__table__, PHONE_INSERT_COLUMNS, phones)
+    bulk.insert_rows(CaseAddress.__table__, ADDRESS_INSERT_COLUMNS, addresses)
+    bulk.insert_rows(CaseContact.__table__, CONTACT_INSERT_COLUMNS, contacts)
     ctx.new_case_ids.extend(ids)
 
 

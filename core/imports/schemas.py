@@ -16,6 +16,7 @@ same results.
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import date, datetime
 
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
@@ -147,7 +148,7 @@ CASE_SCALARS = {
     "account_no": cell(n.account_no, _l("Account no."), "账号", "帐号", "账户号", "帐户号",
                        excel=TEXT, note=_l("Format the column as text.")),
     "id_type": cell(limited(20), _l("ID type"), "证件类型", note=_l("e.g. 身份证; empty means 身份证.")),
-    "name": cell(limited(120), _l("Name"), "姓名", "客户姓名", "持卡人姓名", "借款人姓名",
+    "name": cell(limited(120), _l("Debtor name"), "姓名", "客户姓名", "持卡人姓名", "借款人姓名",
                  "客户名称", "债务人", "债务人姓名"),
     "gender": cell(n.gender, _l("Gender"), "性别", excel=GENDER_CHOICES,
                    note=_l("男 or 女; taken from the ID number when empty.")),
@@ -379,6 +380,44 @@ RepaymentSchema = _schema(
 
 # -- the bulk loader ------------------------------------------------------------------------
 
+#: Cell types whose converted value is remembered per column (see :func:`_memoised`).
+#: Numbers are left out: 1, 1.0 and True are one dict key but not one cell.
+_CACHEABLE = frozenset({str, date, datetime})
+#: After this many rows a column keeps its cache only if a quarter of its cells were repeats.
+MEMO_PROBE = 4096
+MEMO_MAX = 50_000
+_MISSING = object()
+
+
+def _memoised(convert: Callable) -> Callable:
+    """``convert`` remembering what it returned for each text or date cell of one column.
+
+    Bank files repeat values down a column (the entrust date, the city, 男/女, the
+    employer): those are converted once. The converters are pure functions of the cell and
+    return immutable values, so a remembered result is the result. A cell that fails is not
+    remembered (it fails again, with the same message). ``read.worth_it()`` tells the loader
+    whether to keep the cache after :data:`MEMO_PROBE` rows (a column of card numbers does
+    not repeat, and then the plain converter is cheaper).
+    """
+    cache: dict = {}
+    lookups = 0
+
+    def read(value):
+        nonlocal lookups
+        if value.__class__ not in _CACHEABLE:
+            return convert(value)
+        lookups += 1
+        found = cache.get(value, _MISSING)
+        if found is _MISSING:
+            if len(cache) >= MEMO_MAX:
+                return convert(value)
+            found = cache[value] = convert(value)
+        return found
+
+    read.convert = convert
+    read.worth_it = lambda: len(cache) * 4 <= lookups * 3
+    return read
+
 
 class RowLoader:
     """A kind's schema compiled for one file's columns: ``load(raw_row)`` → (data, errors).
@@ -394,7 +433,7 @@ class RowLoader:
         for index, name in columns.items():
             self.header_of[name] = headers[index]
         self.steps = [
-            (index, name, cells[name].converter(), headers[index])
+            (index, name, _memoised(cells[name].converter()), headers[index])
             for index, name in sorted(columns.items())
         ]
         self.required = [
@@ -404,8 +443,18 @@ class RowLoader:
         self.check_row = self.schema.check_row
         self.finish_row = self.schema.finish_row
         self.has_rules = type(self.schema).check_row is not ImportSchema.check_row
+        self.loaded = 0
+
+    def _drop_idle_caches(self) -> None:
+        self.steps = [
+            (index, name, read if read.worth_it() else read.convert, header)
+            for index, name, read, header in self.steps
+        ]
 
     def load(self, raw: list) -> tuple[dict, list[tuple[str, str]] | None]:
+        self.loaded += 1
+        if self.loaded == MEMO_PROBE:
+            self._drop_idle_caches()
         data = self.empty.copy()
         errors = None
         width = len(raw)

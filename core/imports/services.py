@@ -39,7 +39,7 @@ from core.cases.models import Case
 from core.clients.models import Contract
 from core.errors import Conflict, InvalidInput, NotFound, UserError
 from core.extensions import db
-from core.imports import normalise
+from core.imports import bulk, normalise
 from core.imports.kinds import MATCH_KEYS, ImportKind, Row
 from core.imports.mapping import (
     SCAN_ROWS,
@@ -56,8 +56,9 @@ from core.plugins import hooks_for, registry
 from core.types import utcnow
 
 #: Rows handed to a kind's ``apply`` at a time: large enough for set-based queries and
-#: executemany to pay off, small enough to keep memory flat.
-CHUNK_ROWS = 2000
+#: bulk inserts to pay off (one duplicate query per chunk), small enough to keep memory flat
+#: (a chunk of normalised rows is a few MB).
+CHUNK_ROWS = 5000
 #: ImportRun.status values.
 UPLOADED, VALIDATED, COMMITTED, FAILED = "uploaded", "validated", "committed", "failed"
 #: How many rows the preview shows.
@@ -402,12 +403,14 @@ def _match(ctx: ImportContext, rows: list[Row]) -> list[Row]:
     columns = [getattr(Case, name) for name in fields]
     found: dict[tuple, list[int]] = {}
     values = sorted({key[0] for _row, key in keyed})
-    for start in range(0, len(values), 900):
-        query = select(Case.id, *columns).where(
-            Case.contract_id == ctx.contract.id, first.in_(values[start : start + 900])
-        )
-        for case_id, *key in db.session.execute(query):
-            found.setdefault(tuple(key), []).append(case_id)
+    if values:
+        # One query per chunk; the contract is checked here so that the key's index drives
+        # the query (see bulk.in_values).
+        query = select(Case.id, Case.contract_id, *columns).where(bulk.in_values(first, values))
+        contract_id = ctx.contract.id
+        for case_id, owner, *key in db.session.execute(query):
+            if owner == contract_id:
+                found.setdefault(tuple(key), []).append(case_id)
     matched = []
     for row, key in keyed:
         ids = found.get(key)
@@ -618,6 +621,30 @@ def lock_batch(batch_id: int, *, progress=None) -> None:
             time.sleep(0.2)
 
 
+def rejected_rows_refusal(rejected: int, skip_invalid: bool) -> str:
+    """Why all-or-nothing refuses a commit with ``rejected`` rows, or "" when it may go on."""
+    if rejected and not skip_invalid:
+        return _(
+            "Nothing was imported: %(n)d rows were rejected. Correct them, or choose to "
+            "skip invalid rows.",
+            n=rejected,
+        )
+    return ""
+
+
+def check_ready_to_commit(run: ImportRun, *, skip_invalid: bool) -> None:
+    """Refuse (409) a commit the dry run says cannot succeed: no dry run yet, or rejected
+    rows while the user did not choose to skip invalid rows (the rule :func:`commit` applies).
+    """
+    if run.status == COMMITTED:
+        raise Conflict(_("This import was committed already."))
+    if run.status != VALIDATED:
+        raise Conflict(_("Check the file with a dry run before importing it."))
+    refusal = rejected_rows_refusal((run.report or {}).get("rejected", 0), skip_invalid)
+    if refusal:
+        raise Conflict(refusal)
+
+
 def commit(run_id: int, *, user=None, progress=None, skip_invalid: bool | None = None) -> dict:
     """Import the run's file for good, in one transaction; return the report. Commits.
 
@@ -650,20 +677,18 @@ def commit(run_id: int, *, user=None, progress=None, skip_invalid: bool | None =
             _audit_outcome(run, user, "import.refused", {"reason": "duplicate file"})
             raise Conflict(message)
         try:
-            ctx = process(run, dry_run=False, user=user, progress=progress)
+            with bulk.tuned_for_import():
+                ctx = process(run, dry_run=False, user=user, progress=progress)
         except UserError as error:
             db.session.rollback()
             _fail(run, error.message, user)
             raise
         report = ctx.report()
-        if report["rejected"] and not run.skip_invalid:
+        refusal = rejected_rows_refusal(report["rejected"], run.skip_invalid)
+        if refusal:
             db.session.rollback()
             report["committed"] = False
-            report["message"] = _(
-                "Nothing was imported: %(n)d rows were rejected. Correct them, or choose to "
-                "skip invalid rows.",
-                n=report["rejected"],
-            )
+            report["message"] = refusal
             _fail(db.session.get(ImportRun, run_id), report["message"], user, report)
             _audit_outcome(run, user, "import.refused", _counts(report))
             return report

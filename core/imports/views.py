@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import datetime
+
 from flask import (
     Blueprint,
     abort,
@@ -14,6 +16,7 @@ from flask import (
     send_file,
     url_for,
 )
+from flask_babel import format_datetime
 from flask_babel import gettext as _
 from flask_login import current_user
 from sqlalchemy import select
@@ -35,6 +38,7 @@ from core.imports.models import ImportRun
 from core.jobs.models import Job
 from core.jobs.services import enqueue
 from core.jobs.services import status as job_status
+from core.web.filters import label
 
 imports = Blueprint("imports", __name__, url_prefix="/imports")
 
@@ -137,8 +141,17 @@ def _masker(name: str):
     return None
 
 
+#: Fields read into stored codes (``M``, ``home``, ``sms`` …): previewed by their title.
+CODED_FIELDS = {"gender": "gender", "phone_kind": "phone_kind", "address_kind": "address_kind",
+                "channel": "channel", "contact_type": "contact_type"}  # fmt: skip
+
+
 def preview_value(name: str, value) -> str:
     """A previewed value, masked like everywhere else unless the user may unmask."""
+    if name in CODED_FIELDS:
+        return str(label(value, CODED_FIELDS[name]))
+    if isinstance(value, datetime):  # stored in UTC: shown in the agency's zone, like elsewhere
+        return format_datetime(value, "yyyy-MM-dd HH:mm")
     text = str(value)
     mask = _masker(name)
     if mask is None or current_user.can("core.pii.unmask"):

@@ -11,9 +11,16 @@ class Page:
     per_page: int
     total: int
     items: list = field(default_factory=list)
+    #: False when ``total`` is a cap ("more than 10,000"): the last page is then unknown, and
+    #: a full page has a next one.
+    exact: bool = True
 
     @property
     def pages(self) -> int:
+        if not self.exact:
+            return max(
+                self.page + (len(self.items) == self.per_page), -(-self.total // self.per_page)
+            )
         return max(1, -(-self.total // self.per_page))
 
     @property
@@ -22,6 +29,8 @@ class Page:
 
     @property
     def has_next(self) -> bool:
+        if not self.exact:
+            return len(self.items) == self.per_page
         return self.page < self.pages
 
     @property

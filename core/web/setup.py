@@ -37,7 +37,9 @@ def select_locale() -> str:
 
 
 def register_core_blueprints(app) -> None:
-    import core.cases.api  # noqa: F401 - adds the batch, case and export endpoints to ``api``
+    # These add their endpoints to ``api``: batches, cases and exports; imports and jobs.
+    import core.cases.api
+    import core.imports.api  # noqa: F401
     from core.api.views import api
     from core.auth.views import auth
     from core.batches.views import batches

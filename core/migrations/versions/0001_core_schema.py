@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-11-29 00:42:05.567124
+Create Date: 2026-11-29 01:09:20.904657
 """
 
 import sqlalchemy as sa
@@ -360,13 +360,22 @@ def upgrade():
     with op.batch_alter_table("cases", schema=None) as batch_op:
         batch_op.create_index(batch_op.f("ix_cases_archive_no"), ["archive_no"], unique=False)
         batch_op.create_index(batch_op.f("ix_cases_area"), ["area"], unique=False)
+        batch_op.create_index("ix_cases_area_bucket_id", ["area", "bucket", "id"], unique=False)
         batch_op.create_index("ix_cases_batch_id_id", ["batch_id", "id"], unique=False)
         batch_op.create_index(batch_op.f("ix_cases_bucket"), ["bucket"], unique=False)
         batch_op.create_index(
             "ix_cases_card_no_entrust_date", ["card_no", "entrust_date"], unique=False
         )
         batch_op.create_index(batch_op.f("ix_cases_card_tail"), ["card_tail"], unique=False)
-        batch_op.create_index(batch_op.f("ix_cases_contract_id"), ["contract_id"], unique=False)
+        batch_op.create_index(
+            "ix_cases_contract_id_days_overdue", ["contract_id", "days_overdue"], unique=False
+        )
+        batch_op.create_index(
+            "ix_cases_contract_id_entrusted_amount",
+            ["contract_id", "entrusted_amount"],
+            unique=False,
+        )
+        batch_op.create_index("ix_cases_contract_id_id", ["contract_id", "id"], unique=False)
         batch_op.create_index(
             "ix_cases_contract_id_status", ["contract_id", "status"], unique=False
         )
@@ -381,6 +390,13 @@ def upgrade():
         batch_op.create_index(batch_op.f("ix_cases_id_tail"), ["id_tail"], unique=False)
         batch_op.create_index(batch_op.f("ix_cases_mobile"), ["mobile"], unique=False)
         batch_op.create_index(batch_op.f("ix_cases_name"), ["name"], unique=False)
+        batch_op.create_index(
+            "ix_cases_name_prefix",
+            ["name"],
+            unique=False,
+            postgresql_ops={"name": "varchar_pattern_ops"},
+            sqlite_where=sa.text("0"),
+        )
         batch_op.create_index(batch_op.f("ix_cases_status"), ["status"], unique=False)
         batch_op.create_index(batch_op.f("ix_cases_team_id"), ["team_id"], unique=False)
 
@@ -654,6 +670,11 @@ def downgrade():
     with op.batch_alter_table("cases", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_cases_team_id"))
         batch_op.drop_index(batch_op.f("ix_cases_status"))
+        batch_op.drop_index(
+            "ix_cases_name_prefix",
+            postgresql_ops={"name": "varchar_pattern_ops"},
+            sqlite_where=sa.text("0"),
+        )
         batch_op.drop_index(batch_op.f("ix_cases_name"))
         batch_op.drop_index(batch_op.f("ix_cases_mobile"))
         batch_op.drop_index(batch_op.f("ix_cases_id_tail"))
@@ -662,11 +683,14 @@ def downgrade():
         batch_op.drop_index(batch_op.f("ix_cases_entrusted_amount"))
         batch_op.drop_index(batch_op.f("ix_cases_days_overdue"))
         batch_op.drop_index("ix_cases_contract_id_status")
-        batch_op.drop_index(batch_op.f("ix_cases_contract_id"))
+        batch_op.drop_index("ix_cases_contract_id_id")
+        batch_op.drop_index("ix_cases_contract_id_entrusted_amount")
+        batch_op.drop_index("ix_cases_contract_id_days_overdue")
         batch_op.drop_index(batch_op.f("ix_cases_card_tail"))
         batch_op.drop_index("ix_cases_card_no_entrust_date")
         batch_op.drop_index(batch_op.f("ix_cases_bucket"))
         batch_op.drop_index("ix_cases_batch_id_id")
+        batch_op.drop_index("ix_cases_area_bucket_id")
         batch_op.drop_index(batch_op.f("ix_cases_area"))
         batch_op.drop_index(batch_op.f("ix_cases_archive_no"))
 
