@@ -49,6 +49,7 @@ def create_app(config: dict | None = None) -> Flask:
 
     web_setup.register_core_blueprints(app)
     registry.install(app)
+    registry.add_translations(app)
     cli.register(app)
     web_setup.install_request_handling(app)
 

@@ -225,16 +225,34 @@ class PluginRegistry:
         """Enabled modules that require ``name`` directly."""
         return sorted(m for m in enabled if m in self.modules and name in self.modules[m].requires)
 
-    def migrations_dir(self, plugin: str) -> Path | None:
+    def plugin_folder(self, plugin: str, name: str) -> Path | None:
+        """The folder ``name`` beside the plugin's code (its migrations, its translations)."""
         obj = self.plugins[plugin]
         try:
             source = obj.__file__ if isinstance(obj, ModuleType) else inspect.getfile(type(obj))
         except (AttributeError, TypeError):
-            return None  # built in memory (PLUGIN_MODULES in tests): no files, no migrations
+            return None  # built in memory (PLUGIN_MODULES in tests): no files
         if source is None:  # a namespace package
             return None
-        folder = Path(source).parent / "migrations"
+        folder = Path(source).parent / name
         return folder if folder.is_dir() else None
+
+    def migrations_dir(self, plugin: str) -> Path | None:
+        return self.plugin_folder(plugin, "migrations")
+
+    def add_translations(self, app) -> None:
+        """Put each plugin's ``translations/`` catalogs before the core's.
+
+        Flask-Babel merges the catalogs in order and a later one wins, so a plugin
+        translates its own messages but cannot change the core's.
+        """
+        folders = [
+            str(folder)
+            for name in self.plugins
+            if name != CORE_PLUGIN and (folder := self.plugin_folder(name, "translations"))
+        ]
+        babel_config = app.extensions["babel"]
+        babel_config.translation_directories[:0] = folders
 
     # -- per-contract views ------------------------------------------------------------------
 

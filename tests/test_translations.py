@@ -141,3 +141,15 @@ def test_stored_codes_are_shown_by_their_title_in_the_users_language(app):
             assert label("visit_result", "activity_kind") == "visit_result"  # a module's own
             assert label("", "source") == "—"
     assert not [key for key in english if english[key] == chinese[key]]
+
+
+def test_a_plugin_ships_its_own_catalog_for_its_own_messages(client, db, login_as, contract):
+    """maple-notes translates its panel; the core's catalog still wins for the core's words."""
+    pytest.importorskip("maple_notes")
+    from support.cases import make_cases
+
+    target = contract(modules=["notes"])
+    (case,) = make_cases(db, target)
+    login_as("manager", contracts=[target])
+    page = client.get(f"/cases/{case.id}").get_data(as_text=True)
+    assert "合同便签" in page and "Contract notes" not in page
