@@ -88,9 +88,7 @@ def floor_postgres(path: str, url: str) -> dict:
         connection.commit()
         start = time.perf_counter()
         with connection.cursor() as cursor:  # psycopg 3 pipelines executemany
-            cursor.executemany(
-                f"INSERT INTO floor_rows VALUES ({', '.join(['%s'] * width)})", body
-            )
+            cursor.executemany(f"INSERT INTO floor_rows VALUES ({', '.join(['%s'] * width)})", body)
         connection.commit()
         seconds_insert = time.perf_counter() - start
         connection.execute("DROP TABLE floor_rows")
@@ -201,8 +199,10 @@ def show(database: str, floors: list[dict], imports: list[dict]) -> None:
           f"   ratio {result['total'] / floor['total']:.2f}× the floor"
           f"   (upload+checks+parse {result['upload']:.2f} s, commit {result['commit']:.2f} s;"
           f" created {result['created']:,}, rejected {result['rejected']:,})")  # fmt: skip
-    print(f"  peak RSS of the import process {result['peak_rss_mb']:.0f} MB"
-          f" ({result['rss_before_mb']:.0f} MB before the import)")
+    print(
+        f"  peak RSS of the import process {result['peak_rss_mb']:.0f} MB"
+        f" ({result['rss_before_mb']:.0f} MB before the import)"
+    )
     if len(imports) > 1:
         print("  all runs: floor " + ", ".join(f"{f['total']:.2f}" for f in floors)
               + " s; maple " + ", ".join(f"{r.get('total', float('nan')):.2f}" for r in imports)

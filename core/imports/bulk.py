@@ -108,11 +108,11 @@ def insert_rows(table: Table, columns: Sequence[str], rows: list[tuple]) -> None
     name = dialect_name()
     if name == "postgresql":
         quoted = ", ".join(f'"{c}"' for c in columns)
-        with _driver_connection().cursor() as cursor:
-            with cursor.copy(f'COPY "{table.name}" ({quoted}) FROM STDIN') as copy:
-                write = copy.write_row
-                for row in prepare(table, columns, rows):
-                    write(row)
+        statement = f'COPY "{table.name}" ({quoted}) FROM STDIN'
+        with _driver_connection().cursor() as cursor, cursor.copy(statement) as copy:
+            write = copy.write_row
+            for row in prepare(table, columns, rows):
+                write(row)
         return
     if name == "sqlite":
         marks = ", ".join("?" * len(columns))

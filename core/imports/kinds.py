@@ -154,7 +154,8 @@ def apply_new_cases(ctx, rows: list[Row]) -> None:
         )
         contract_id = ctx.contract.id
         known_cards.update(
-            (card, entrusted) for card, entrusted, owner in db.session.execute(query)
+            (card, entrusted)
+            for card, entrusted, owner in db.session.execute(query)
             if owner == contract_id
         )
 
@@ -217,9 +218,7 @@ def apply_new_cases(ctx, rows: list[Row]) -> None:
             relation = data[f"contact{position}_relation"]
             phone = data[f"contact{position}_phone"]
             if name or relation or phone:
-                contacts.append(
-                    (case_id, position, name or "", relation or "", phone or "", False)
-                )
+                contacts.append((case_id, position, name or "", relation or "", phone or "", False))
         ctx.created(row)
     bulk.insert_rows(Case.__table__, CASE_INSERT_COLUMNS, case_rows)
     bulk.insert_rows(CasePhone.__table__, PHONE_INSERT_COLUMNS, phones)

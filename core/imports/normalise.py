@@ -303,9 +303,11 @@ _MONEY_NOISE = re.compile(r"[¥￥$,，\s元圆人民币RMBCNYrmbcny']")
 
 def money(value) -> Decimal | None:
     """An amount as Decimal with 2 places: 12,345.60 · ¥12345.6 · 12345.60元 · a number cell."""
-    if isinstance(value, bool):
+    if value.__class__ is float:  # the usual cell: a number (repr is its shortest decimal)
+        raw = repr(value)
+    elif isinstance(value, bool):
         raise CellError(_("Not an amount."))
-    if isinstance(value, (int, float)):
+    elif isinstance(value, (int, float)):
         raw = repr(value)
     else:
         raw = _MONEY_NOISE.sub("", str(value).translate(FULL_WIDTH))
