@@ -39,6 +39,7 @@ from core.cases.models import Case
 from core.clients.models import Contract
 from core.errors import Conflict, InvalidInput, NotFound, UserError
 from core.extensions import db
+from core.migrate import refresh_statistics
 from core.imports import bulk, normalise
 from core.imports.kinds import MATCH_KEYS, ImportKind, Row
 from core.imports.mapping import (
@@ -696,6 +697,10 @@ def commit(run_id: int, *, user=None, progress=None, skip_invalid: bool | None =
         return _finish_commit(ctx, report, user)
 
 
+#: New cases from one import past which SQLite's planner statistics are refreshed.
+STATISTICS_AFTER_ROWS = 10_000
+
+
 def _finish_commit(ctx: ImportContext, report: dict, user) -> dict:
     run, batch = ctx.run, ctx.batch
     if ctx.serial_seq is not None:
@@ -720,6 +725,8 @@ def _finish_commit(ctx: ImportContext, report: dict, user) -> dict:
     )  # fmt: skip
     hooks.after_batch_imported(batch=batch, run=run, user=user)
     db.session.commit()
+    if report["created"] >= STATISTICS_AFTER_ROWS:
+        refresh_statistics()  # a big import changes what the case list's planner should do
     return report
 
 
