@@ -39,7 +39,6 @@ from core.cases.models import Case
 from core.clients.models import Contract
 from core.errors import Conflict, InvalidInput, NotFound, UserError
 from core.extensions import db
-from core.migrate import refresh_statistics
 from core.imports import bulk, normalise
 from core.imports.kinds import MATCH_KEYS, ImportKind, Row
 from core.imports.mapping import (
@@ -53,6 +52,7 @@ from core.imports.mapping import (
 from core.imports.models import ImportRun
 from core.imports.reading import FileRejected, FileTooLarge, open_table, sniff
 from core.imports.schemas import RowLoader
+from core.migrate import refresh_statistics
 from core.plugins import hooks_for, registry
 from core.types import utcnow
 
