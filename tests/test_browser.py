@@ -2,17 +2,9 @@
 
 import pytest
 
-from core.testing.fixtures import TEST_PASSWORD
+from core.testing.fixtures import sign_in
 
 pytestmark = pytest.mark.browser
-
-
-def sign_in(page, base, username):
-    page.goto(f"{base}/login")
-    page.fill("#username", username)
-    page.fill("#password", TEST_PASSWORD)
-    page.click("button.primary")
-    page.wait_for_url(f"{base}/")
 
 
 def test_admin_switches_a_module_on_and_sees_its_menu(

@@ -12,17 +12,9 @@ from support.cases import make_cases
 
 from core.batches.models import Batch
 from core.cases.models import PAUSED, Case
-from core.testing.fixtures import TEST_PASSWORD
+from core.testing.fixtures import sign_in
 
 pytestmark = pytest.mark.browser
-
-
-def sign_in(page, base, username):
-    page.goto(f"{base}/login")
-    page.fill("#username", username)
-    page.fill("#password", TEST_PASSWORD)
-    page.click("button.primary")
-    page.wait_for_url(f"{base}/")
 
 
 def test_manager_creates_a_batch_filters_pauses_and_exports(

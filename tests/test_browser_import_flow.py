@@ -14,7 +14,7 @@ from support.workbooks import CASE_HEADERS, case_row, valid_id, xlsx_bytes
 from core.batches.models import IMPORTED, Batch
 from core.cases.models import PAUSED, Case
 from core.imports.models import ImportRun
-from core.testing.fixtures import TEST_PASSWORD
+from core.testing.fixtures import sign_in
 
 pytestmark = pytest.mark.browser
 
@@ -26,14 +26,6 @@ HEADERS = ["主借人" if header == "姓名" else header for header in CASE_HEAD
 def app_config(app_config, tmp_path):
     app_config["UPLOAD_FOLDER"] = str(tmp_path / "uploads")
     return app_config
-
-
-def sign_in(page, base, username):
-    page.goto(f"{base}/login")
-    page.fill("#username", username)
-    page.fill("#password", TEST_PASSWORD)
-    page.click("button.primary")
-    page.wait_for_url(f"{base}/")
 
 
 def bank_workbook(path: Path) -> Path:

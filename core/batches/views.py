@@ -24,7 +24,7 @@ from core.clients.models import Client, Contract
 from core.clients.services import can_see_contract, visible_contracts_query
 from core.errors import UserError
 from core.extensions import db
-from core.web.forms import BatchForm, CategoryOptionForm, choices
+from core.web.forms import BatchForm, CategoryOptionForm, choices, show_service_errors
 from core.web.paging import Page, page_number
 
 batches = Blueprint("batches", __name__)
@@ -36,18 +36,6 @@ def _visible_batch(batch_id: int) -> Batch:
     if batch is None or not can_see_contract(current_user, batch.contract):
         abort(404)
     return batch
-
-
-def _show_errors(form, error: UserError) -> None:
-    db.session.rollback()
-    placed = False
-    for name, messages in error.fields.items():
-        field = getattr(form, name, None)
-        if field is not None:
-            field.errors = list(field.errors) + list(messages)
-            placed = True
-    if not placed or error.status_code == 409:
-        flash(error.message, "error")
 
 
 def import_link(batch: Batch) -> str | None:
@@ -149,7 +137,7 @@ def edit(batch_id=None):
                 actor=current_user,
             )
         except UserError as error:
-            _show_errors(form, error)
+            show_service_errors(form, error)
             status = error.status_code
             batch = _visible_batch(batch_id) if batch_id else None  # as stored, after rollback
         else:
@@ -206,7 +194,7 @@ def categories():
             try:
                 services.add_option(kind, form.value.data, actor=current_user)
             except UserError as error:
-                _show_errors(form, error)
+                show_service_errors(form, error)
             else:
                 db.session.commit()
                 flash(_("%(value)s was added.", value=form.value.data.strip()), "success")

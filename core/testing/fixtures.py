@@ -226,6 +226,15 @@ def live_server(app):
 CHROMIUM = "/usr/bin/chromium"
 
 
+def sign_in(page, base_url: str, username: str, password: str = TEST_PASSWORD) -> None:
+    """Sign ``username`` in through the login page of the live server at ``base_url``."""
+    page.goto(f"{base_url}/login")
+    page.fill("#username", username)
+    page.fill("#password", password)
+    page.click("button.primary")
+    page.wait_for_url(f"{base_url}/")
+
+
 @pytest.fixture
 def browser_page():
     """A Playwright page in Debian's Chromium (as root, so without the sandbox).

@@ -23,7 +23,15 @@ from core.modules import disable_module, enable_module, installed_modules
 from core.plugins import registry
 from core.types import agency_zone
 from core.web.filters import role_title
-from core.web.forms import AuditFilterForm, ClientForm, ContractForm, RoleForm, TeamForm, choices
+from core.web.forms import (
+    AuditFilterForm,
+    ClientForm,
+    ContractForm,
+    RoleForm,
+    TeamForm,
+    choices,
+    show_service_errors,
+)
 
 admin = Blueprint("admin", __name__, url_prefix="/admin")
 
@@ -33,19 +41,6 @@ def _get_or_404(model, object_id):
     if obj is None:
         abort(404)
     return obj
-
-
-def _show_errors(form, error: UserError) -> None:
-    """Put a service's refusal beside the fields it names, or at the top of the form."""
-    db.session.rollback()
-    placed = False
-    for name, messages in error.fields.items():
-        field = getattr(form, name, None)
-        if field is not None:
-            field.errors = list(field.errors) + list(messages)
-            placed = True
-    if not placed:
-        flash(error.message, "error")
 
 
 def _page():
@@ -112,7 +107,7 @@ def new_user():
                     **_user_fields(form),
                 )
             except UserError as error:
-                _show_errors(form, error)
+                show_service_errors(form, error)
             else:
                 db.session.commit()
                 flash(_("User %(name)s was created.", name=user.username), "success")
@@ -140,7 +135,7 @@ def edit_user(user_id):
                 **_user_fields(form),
             )
         except UserError as error:
-            _show_errors(form, error)
+            show_service_errors(form, error)
         else:
             db.session.commit()
             flash(_("User %(name)s was saved.", name=user.username), "success")
@@ -174,7 +169,7 @@ def teams():
         try:
             auth_services.save_team(None, name=form.name.data, actor=current_user)
         except UserError as error:
-            _show_errors(form, error)
+            show_service_errors(form, error)
         else:
             db.session.commit()
             flash(_("Team %(name)s was created.", name=form.name.data), "success")
@@ -197,7 +192,7 @@ def edit_team(team_id):
         try:
             auth_services.save_team(team, name=form.name.data, actor=current_user)
         except UserError as error:
-            _show_errors(form, error)
+            show_service_errors(form, error)
         else:
             db.session.commit()
             flash(_("Team %(name)s was saved.", name=team.name), "success")
@@ -218,7 +213,7 @@ def roles():
                 name=form.name.data, title=form.title.data, actor=current_user
             )
         except UserError as error:
-            _show_errors(form, error)
+            show_service_errors(form, error)
         else:
             db.session.commit()
             return redirect(url_for("admin.edit_role", role_id=role.id))
@@ -281,7 +276,7 @@ def edit_client(client_id=None):
                 actor=current_user,
             )
         except UserError as error:
-            _show_errors(form, error)
+            show_service_errors(form, error)
         else:
             db.session.commit()
             flash(_("Client %(name)s was saved.", name=client.name), "success")
@@ -332,7 +327,7 @@ def edit_contract(contract_id=None):
                 notes=form.notes.data or "",
             )
         except UserError as error:
-            _show_errors(form, error)
+            show_service_errors(form, error)
         else:
             db.session.commit()
             flash(_("Contract %(number)s was saved.", number=contract.number), "success")

@@ -1,10 +1,28 @@
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from flask import flash
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from wtforms import DateField, DecimalField, SelectField, StringField, TextAreaField, TimeField
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, Length, NumberRange, Optional, ValidationError
+
+
+def show_service_errors(form, error) -> None:
+    """Put a service's refusal beside the fields it names, and at the top of the form when
+    no field holds it or it is a conflict with the current state (a duplicate, a dependency).
+    The request's unfinished work is rolled back first."""
+    from core.extensions import db
+
+    db.session.rollback()
+    placed = False
+    for name, messages in error.fields.items():
+        field = getattr(form, name, None)
+        if field is not None:
+            field.errors = list(field.errors) + list(messages)
+            placed = True
+    if not placed or error.status_code == 409:
+        flash(error.message, "error")
 
 
 def choices(pairs) -> list[SelectChoice]:
