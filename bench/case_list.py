@@ -262,6 +262,7 @@ def query_mix(collector_contracts: list[int], name_prefix: str, card_tail: str) 
         ("no filter", {}),
         ("by contract", {"contract": contract}),
         ("by status", {"status": "paused"}),
+        ("area", {"area": "苏南"}),
         ("bucket + area", {"bucket": "M3", "area": "苏南"}),
         ("amount range", {"amount_min": "50000", "amount_max": "80000"}),
         ("days overdue range", {"days_min": "90", "days_max": "180"}),

@@ -159,6 +159,54 @@ def test_skip_invalid_rows_stores_the_rest_and_reports_each_skipped_row(db, batc
     assert count(db, Case) == 2
 
 
+def test_rows_read_ahead_in_chunks_keep_file_order_and_add_up(db, batch, monkeypatch):
+    """The worker normalises chunk N+1 while chunk N is stored: same rows, same order."""
+    monkeypatch.setattr(services, "CHUNK_ROWS", 3)
+    b = batch()
+    bad = {4, 9, 10, 17}  # rejected rows in several chunks (file rows 5, 10, 11, 18)
+    rows = [CASE_HEADERS] + [
+        case_row(n, 手机号="1380000") if n in bad else case_row(n) for n in range(1, 21)
+    ]
+    _run, report = imported(b, xlsx_bytes(rows), skip_invalid=True)
+    assert report["committed"] and report["rows_read"] == 20
+    assert report["created"] == 16 and report["rejected"] == 4
+    assert [e[0] for e in report["errors"]] == [n + 1 for n in sorted(bad)]
+    stored = db.session.scalars(select(Case.serial).order_by(Case.id)).all()
+    assert stored == [f"S-{n:05d}" for n in range(1, 21) if n not in bad]
+    assert count(db, CasePhone) == 16
+
+
+def test_all_or_nothing_across_chunks_stores_nothing(db, batch, monkeypatch):
+    monkeypatch.setattr(services, "CHUNK_ROWS", 3)
+    b = batch()
+    rows = [CASE_HEADERS] + [
+        case_row(n, 手机号="1380000") if n == 14 else case_row(n) for n in range(1, 21)
+    ]
+    _run, report = imported(b, xlsx_bytes(rows))
+    assert not report["committed"] and report["rejected"] == 1
+    assert report["rows_read"] == report["created"] + report["rejected"] == 20
+    assert count(db, Case) == 0 and count(db, CasePhone) == 0
+
+
+def test_an_error_while_reading_ahead_fails_the_import_and_stops_the_worker(
+    db, batch, monkeypatch, app
+):
+    import sys
+    import threading
+
+    monkeypatch.setattr(services, "CHUNK_ROWS", 3)
+    b = batch()
+    run = upload(b, cases_xlsx(20))
+    app.config["IMPORT_MAX_ROWS"] = 10  # raised by the worker, after chunks were stored
+    interval = sys.getswitchinterval()
+    with pytest.raises(services.FileTooLarge):
+        services.commit(run.id)
+    assert count(db, Case) == 0 and count(db, CasePhone) == 0
+    assert db.session.get(ImportRun, run.id).status == services.FAILED
+    assert not [t for t in threading.enumerate() if t.name == "maple-import-read"]
+    assert sys.getswitchinterval() == interval
+
+
 def test_same_file_twice_creates_no_duplicates_and_says_so(db, batch):
     b = batch()
     data = cases_xlsx(3)

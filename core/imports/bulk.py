@@ -83,26 +83,26 @@ def prepare(table: Table, columns: Sequence[str], rows: list[tuple]) -> list[tup
         return rows
     columns_out = list(zip(*rows, strict=True))
     for index, process in active:
-        seen: dict = {}
-        values = []
-        append = values.append
-        for value in columns_out[index]:
-            if value is None:
-                append(None)
-            elif value.__class__ in _REPEATING:
-                found = seen.get(value)
-                if found is None:
-                    found = seen[value] = process(value)
-                append(found)
-            else:
-                append(process(value))
-        columns_out[index] = values
+        column = columns_out[index]
+        sample = next((value for value in column if value is not None), None)
+        if sample.__class__ in _REPEATING:  # dates: few distinct ones, converted once each
+            seen: dict = {None: None}
+            for value in column:
+                if value not in seen:
+                    seen[value] = process(value)
+            columns_out[index] = [seen[value] for value in column]
+        else:  # amounts and the like
+            columns_out[index] = [None if value is None else process(value) for value in column]
     return list(zip(*columns_out, strict=True))
 
 
-def insert_rows(table: Table, columns: Sequence[str], rows: list[tuple]) -> None:
-    """Insert ``rows`` (tuples in ``columns`` order) into ``table`` in the import's transaction."""
-    if not rows:
+def insert_rows(table: Table, columns: Sequence[str], rows: Iterable[tuple]) -> None:
+    """Insert ``rows`` (tuples in ``columns`` order) into ``table`` in the import's transaction.
+
+    ``rows`` may be a generator: on PostgreSQL each row is sent as it is produced, so the
+    server stores rows while Python builds the next ones.
+    """
+    if isinstance(rows, list) and not rows:
         return
     _check_columns(table, columns)
     name = dialect_name()
@@ -111,8 +111,11 @@ def insert_rows(table: Table, columns: Sequence[str], rows: list[tuple]) -> None
         statement = f'COPY "{table.name}" ({quoted}) FROM STDIN'
         with _driver_connection().cursor() as cursor, cursor.copy(statement) as copy:
             write = copy.write_row
-            for row in prepare(table, columns, rows):
+            for row in prepare_each(table, columns, rows):
                 write(row)
+        return
+    rows = list(rows)
+    if not rows:
         return
     if name == "sqlite":
         marks = ", ".join("?" * len(columns))
@@ -126,6 +129,32 @@ def insert_rows(table: Table, columns: Sequence[str], rows: list[tuple]) -> None
             cursor.close()
         return
     db.session.execute(insert(table), [dict(zip(columns, row, strict=True)) for row in rows])
+
+
+def prepare_each(table: Table, columns: Sequence[str], rows: Iterable[tuple]):
+    """:func:`prepare`, row by row (a generator): for a stream, and for tables where few
+    columns have a processor (on PostgreSQL, only the timestamps)."""
+    processors = bind_processors(table, columns)
+    active = [(i, p) for i, p in enumerate(processors) if p is not None]
+    if not active:
+        yield from rows
+        return
+    seen: dict = {}
+    for row in rows:
+        row = list(row)
+        for index, process in active:
+            value = row[index]
+            if value is None:
+                continue
+            if value.__class__ in _REPEATING:
+                key = (index, value)
+                found = seen.get(key)
+                if found is None:
+                    found = seen[key] = process(value)
+                row[index] = found
+            else:
+                row[index] = process(value)
+        yield row
 
 
 def reserve_ids(table: Table, count: int) -> list[int]:

@@ -104,6 +104,12 @@ ADDRESS_FIELDS = (
     ("statement_address", "statement"),
 )
 
+#: The six bank contacts of a new-case row: position and the row's keys for them.
+CONTACT_FIELDS = tuple(
+    (position, f"contact{position}_name", f"contact{position}_relation", f"contact{position}_phone")
+    for position in range(1, 7)
+)
+
 
 #: Every column of a new case, in the order the bulk insert writes them.
 CASE_INSERT_COLUMNS = (
@@ -190,37 +196,39 @@ def apply_new_cases(ctx, rows: list[Row]) -> None:
     contract_id, batch_id, batch_area = ctx.contract.id, batch.id, batch.area or ""
     not_null = [CASE_COLUMNS.index(name) for name in _NOT_NULL_TEXT]
     area_at, currency_at = CASE_COLUMNS.index("area"), CASE_COLUMNS.index("currency")
-    case_rows, phones, addresses, contacts = [], [], [], []
-    for case_id, row in zip(ids, accepted, strict=True):
-        data = row.data
-        values = list(_CASE_VALUES(data))
-        for index in not_null:
-            if values[index] is None:
-                values[index] = ""
-        values[currency_at] = values[currency_at] or "CNY"
-        values[area_at] = data["area"] or batch_area
-        card_no, id_no = data["card_no"] or "", data["id_no"] or ""
-        case_rows.append(
-            (case_id, contract_id, batch_id, data["serial"], *values, data["entrust_date"],
-             card_no[-4:], id_no[-4:], data["entrusted_amount"], "", NORMAL, "", now, now)
-        )  # fmt: skip
-        numbers = set()
-        for name, kind in PHONE_FIELDS:
-            number = data[name]
-            if number and number not in numbers:
-                numbers.add(number)
-                phones.append((case_id, kind, number, "valid", "import", ""))
-        for name, kind in ADDRESS_FIELDS:
-            if data[name]:
-                addresses.append((case_id, kind, data[name], "valid", "import"))
-        for position in range(1, 7):
-            name = data[f"contact{position}_name"]
-            relation = data[f"contact{position}_relation"]
-            phone = data[f"contact{position}_phone"]
-            if name or relation or phone:
-                contacts.append((case_id, position, name or "", relation or "", phone or "", False))
-        ctx.created(row)
-    bulk.insert_rows(Case.__table__, CASE_INSERT_COLUMNS, case_rows)
+    phones, addresses, contacts = [], [], []
+
+    def case_rows():
+        # A generator: on PostgreSQL the COPY streams each case while the next is built.
+        for case_id, row in zip(ids, accepted, strict=True):
+            data = row.data
+            values = list(_CASE_VALUES(data))
+            for index in not_null:
+                if values[index] is None:
+                    values[index] = ""
+            values[currency_at] = values[currency_at] or "CNY"
+            values[area_at] = data["area"] or batch_area
+            card_no, id_no = data["card_no"] or "", data["id_no"] or ""
+            numbers = set()
+            for name, kind in PHONE_FIELDS:
+                number = data[name]
+                if number and number not in numbers:
+                    numbers.add(number)
+                    phones.append((case_id, kind, number, "valid", "import", ""))
+            for name, kind in ADDRESS_FIELDS:
+                if data[name]:
+                    addresses.append((case_id, kind, data[name], "valid", "import"))
+            for position, name_key, relation_key, phone_key in CONTACT_FIELDS:
+                name, relation, phone = data[name_key], data[relation_key], data[phone_key]
+                if name or relation or phone:
+                    contacts.append(
+                        (case_id, position, name or "", relation or "", phone or "", False)
+                    )
+            ctx.created(row)
+            yield (case_id, contract_id, batch_id, data["serial"], *values, data["entrust_date"],
+                   card_no[-4:], id_no[-4:], data["entrusted_amount"], "", NORMAL, "", now, now)  # fmt: skip
+
+    bulk.insert_rows(Case.__table__, CASE_INSERT_COLUMNS, case_rows())
     bulk.insert_rows(CasePhone.__table__, PHONE_INSERT_COLUMNS, phones)
     bulk.insert_rows(CaseAddress.__table__, ADDRESS_INSERT_COLUMNS, addresses)
     bulk.insert_rows(CaseContact.__table__, CONTACT_INSERT_COLUMNS, contacts)

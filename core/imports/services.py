@@ -5,7 +5,7 @@
   (:mod:`core.imports.mapping`), and creates the :class:`ImportRun`.
 - :func:`set_mapping` records the user's corrections and saves them for the client.
 - :func:`process` reads the whole file once, normalises each row with the kind's compiled
-  schema, matches rows to cases with one query per chunk and key, and hands each chunk to
+  schema (a chunk ahead, in a worker thread, while the previous chunk is written), matches rows to cases with one query per chunk and key, and hands each chunk to
   the kind's ``apply``. A dry run writes nothing but the run's report.
 - :func:`commit` is :func:`process` in one transaction that first takes the batch's import
   lock (PostgreSQL advisory lock; SQLite ``BEGIN IMMEDIATE``), so two imports into one batch
@@ -19,12 +19,17 @@ asserts it. Unmatched rows are rejected rows whose reason is that no case matche
 
 from __future__ import annotations
 
+import contextvars
 import hashlib
 import io
+import queue
 import secrets
 import sqlite3
+import sys
+import threading
 import time
 from collections.abc import Callable
+from contextlib import closing, contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -470,23 +475,58 @@ def process(
         loader=loader, match_key=run.match_key, mapped=set(filter(None, run.columns["mapping"])),
     )  # fmt: skip
     total = max(table.height - run.header_row, 0)
-    header_row, load = run.header_row, loader.load
-    merges = _data_merges(table.merged, header_row)
     counts = ctx.counts
-    chunk: list[Row] = []
-    done = 0
     if progress:
         progress(0, total)
+    # The file is read and its rows normalised one chunk ahead, in a worker thread, while
+    # this thread (the transaction's) matches and writes the chunk before; see _prefetch.
+    chunks = _loaded_chunks(table, run.header_row, loader.load, max_rows)
+    # closing(): an error here stops and joins the worker at once.
+    with closing(_prefetch(chunks)) as loaded:
+        for chunk in loaded:
+            counts["rows_read"] += chunk.rows_read
+            counts["rejected"] += chunk.rejected
+            ctx.errors.extend(chunk.errors)
+            if chunk.rows:
+                if not dry_run and not skip_invalid and counts["rejected"]:
+                    ctx.dry_run = True  # nothing will be kept: only check the rest
+                rows = _match(ctx, chunk.rows) if kind.matches else chunk.rows
+                if rows:
+                    kind.apply(ctx, rows)
+            if progress:
+                progress(chunk.done, total)
+    if progress:
+        progress(total, total)
+    accounted = counts["created"] + counts["updated"] + counts["unchanged"] + counts["rejected"]
+    assert counts["rows_read"] == accounted, f"rows in {counts['rows_read']} ≠ out {accounted}"
+    ctx.errors.sort(key=lambda error: error[0])
+    return ctx
 
-    def flush() -> None:
-        nonlocal chunk
-        if not dry_run and not skip_invalid and counts["rejected"]:
-            ctx.dry_run = True  # nothing will be kept: only check the rest
-        rows = _match(ctx, chunk) if kind.matches else chunk
-        if rows:
-            kind.apply(ctx, rows)
-        chunk = []
 
+@dataclass(slots=True)
+class _Chunk:
+    """Rows read and normalised, ready to be matched and stored, with what came before them."""
+
+    #: Rows that passed normalisation and validation (at most CHUNK_ROWS).
+    rows: list[Row]
+    #: Non-empty rows read for this chunk (passed or not).
+    rows_read: int
+    #: Rows rejected by normalisation, and their [row, column, reason] errors.
+    rejected: int
+    errors: list[list]
+    #: Rows of the file (below the header) read so far, for progress.
+    done: int
+
+
+def _loaded_chunks(table, header_row: int, load, max_rows: int):
+    """The file's data rows, normalised (``load``), in chunks of CHUNK_ROWS good rows.
+
+    Pure Python on the parsed file: it touches no database, so it can run in a worker
+    thread (see :func:`_prefetch`).
+    """
+    merges = _data_merges(table.merged, header_row)
+    chunk, errors = [], []
+    rejected = read = done = total_read = 0
     for number, raw in enumerate(table.rows(), start=1):
         if number <= header_row:
             continue
@@ -495,28 +535,105 @@ def process(
             raw = _fill_merged(raw, number - 1, merges)
         if not _has_values(raw):
             continue
-        counts["rows_read"] += 1
-        if counts["rows_read"] > max_rows:
+        read += 1
+        total_read += 1
+        if total_read > max_rows:
             raise FileTooLarge(_("The file has more than %(max)d rows.", max=max_rows))
-        data, errors = load(raw)
-        if errors:
-            for column, reason in errors:
-                ctx.errors.append([number, column, reason])
-            counts["rejected"] += 1
+        data, row_errors = load(raw)
+        if row_errors:
+            rejected += 1
+            errors.extend([number, column, reason] for column, reason in row_errors)
             continue
         chunk.append(Row(number, data))
         if len(chunk) >= CHUNK_ROWS:
-            flush()
-            if progress:
-                progress(done, total)
-    if chunk:
-        flush()
-    if progress:
-        progress(total, total)
-    accounted = counts["created"] + counts["updated"] + counts["unchanged"] + counts["rejected"]
-    assert counts["rows_read"] == accounted, f"rows in {counts['rows_read']} ≠ out {accounted}"
-    ctx.errors.sort(key=lambda error: error[0])
-    return ctx
+            yield _Chunk(chunk, read, rejected, errors, done)
+            chunk, errors, rejected, read = [], [], 0, 0
+    if chunk or read:
+        yield _Chunk(chunk, read, rejected, errors, done)
+
+
+#: How long the worker waits to hand over a chunk before checking whether it should stop.
+_HANDOVER_SECONDS = 0.5
+#: Python's GIL switch interval while an import's worker runs (the default is 5 ms). The
+#: transaction's thread gives up the GIL at every wait on the database (each COPY buffer
+#: sent, each query) and, with the worker busy, waited up to the interval to get it back.
+IMPORT_SWITCH_INTERVAL = 0.0005
+_switching = {"imports": 0, "previous": None}
+_switching_lock = threading.Lock()
+
+
+@contextmanager
+def _short_switch_interval():
+    """The GIL switch interval at most IMPORT_SWITCH_INTERVAL while any import reads ahead."""
+    with _switching_lock:
+        if _switching["imports"] == 0:
+            _switching["previous"] = sys.getswitchinterval()
+            sys.setswitchinterval(min(_switching["previous"], IMPORT_SWITCH_INTERVAL))
+        _switching["imports"] += 1
+    try:
+        yield
+    finally:
+        with _switching_lock:
+            _switching["imports"] -= 1
+            if _switching["imports"] == 0:
+                sys.setswitchinterval(_switching["previous"])
+
+
+def _prefetch(items):
+    """Iterate ``items`` (a generator) in a worker thread, one item ahead of the caller.
+
+    The import's database work stays in the calling thread, in its transaction and in
+    order; the worker only produces the next chunk meanwhile. psycopg and sqlite3 release
+    the GIL while the database works (PostgreSQL's server digests a COPY in its own process),
+    so normalising chunk N+1 overlaps storing chunk N. The worker runs in a copy of the
+    caller's context (the Flask app and the forced locale its messages use). An exception
+    in the worker is raised here, in the caller; if the caller stops early (its own
+    exception), the worker is told to stop and joined.
+    """
+    handover: queue.Queue = queue.Queue(maxsize=1)
+    stop = threading.Event()
+    end = object()
+
+    def put(item) -> bool:
+        while not stop.is_set():
+            try:
+                handover.put(item, timeout=_HANDOVER_SECONDS)
+                return True
+            except queue.Full:
+                continue
+        return False
+
+    def produce() -> None:
+        try:
+            for item in items:
+                if not put((item, None)):
+                    return
+        except BaseException as error:  # noqa: BLE001 (handed to the caller, raised there)
+            put((end, error))
+            return
+        put((end, None))
+
+    worker = threading.Thread(
+        target=contextvars.copy_context().run, args=(produce,), name="maple-import-read",
+        daemon=True,
+    )  # fmt: skip
+    with _short_switch_interval():
+        yield from _take(handover, worker, stop, end)
+
+
+def _take(handover: queue.Queue, worker: threading.Thread, stop: threading.Event, end):
+    worker.start()
+    try:
+        while True:
+            item, error = handover.get()
+            if error is not None:
+                raise error
+            if item is end:
+                return
+            yield item
+    finally:
+        stop.set()
+        worker.join()
 
 
 def _data_merges(merged, header_row: int) -> dict[int, list]:

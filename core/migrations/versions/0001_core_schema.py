@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-11-29 01:09:20.904657
+Create Date: 2026-11-29 01:42:01.185837
 """
 
 import sqlalchemy as sa
@@ -395,7 +395,6 @@ def upgrade():
             ["name"],
             unique=False,
             postgresql_ops={"name": "varchar_pattern_ops"},
-            sqlite_where=sa.text("0"),
         )
         batch_op.create_index(batch_op.f("ix_cases_status"), ["status"], unique=False)
         batch_op.create_index(batch_op.f("ix_cases_team_id"), ["team_id"], unique=False)
@@ -587,9 +586,6 @@ def upgrade():
         sa.PrimaryKeyConstraint("id", name=op.f("pk_case_phones")),
         sa.UniqueConstraint("case_id", "number", name=op.f("uq_case_phones_case_id")),
     )
-    with op.batch_alter_table("case_phones", schema=None) as batch_op:
-        batch_op.create_index(batch_op.f("ix_case_phones_case_id"), ["case_id"], unique=False)
-
     op.create_table(
         "payments",
         sa.Column("id", sa.Integer(), nullable=False),
@@ -631,9 +627,6 @@ def downgrade():
         batch_op.drop_index("ix_payments_case_id_status")
 
     op.drop_table("payments")
-    with op.batch_alter_table("case_phones", schema=None) as batch_op:
-        batch_op.drop_index(batch_op.f("ix_case_phones_case_id"))
-
     op.drop_table("case_phones")
     with op.batch_alter_table("case_interest", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_case_interest_case_id"))
@@ -670,11 +663,7 @@ def downgrade():
     with op.batch_alter_table("cases", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_cases_team_id"))
         batch_op.drop_index(batch_op.f("ix_cases_status"))
-        batch_op.drop_index(
-            "ix_cases_name_prefix",
-            postgresql_ops={"name": "varchar_pattern_ops"},
-            sqlite_where=sa.text("0"),
-        )
+        batch_op.drop_index("ix_cases_name_prefix", postgresql_ops={"name": "varchar_pattern_ops"})
         batch_op.drop_index(batch_op.f("ix_cases_name"))
         batch_op.drop_index(batch_op.f("ix_cases_mobile"))
         batch_op.drop_index(batch_op.f("ix_cases_id_tail"))
