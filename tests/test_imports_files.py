@@ -358,3 +358,32 @@ def n_zone():
     from core.types import agency_zone
 
     return agency_zone()
+
+
+def xls_bytes(rows: list[list]) -> bytes:
+    """An Excel 97–2003 (.xls) workbook, as older bank systems still export."""
+    import xlwt
+
+    book = xlwt.Workbook(encoding="utf-8")
+    sheet = book.add_sheet("案件")
+    date_style = xlwt.easyxf(num_format_str="yyyy-mm-dd")
+    for r, row in enumerate(rows):
+        for c, value in enumerate(row):
+            style = date_style if isinstance(value, date) else xlwt.Style.default_style
+            sheet.write(r, c, value, style)
+    buffer = io.BytesIO()
+    book.save(buffer)
+    return buffer.getvalue()
+
+
+def test_an_xls_workbook_imports_like_an_xlsx(app, db, contract):
+    pytest.importorskip("xlwt")
+    batch = make_batch(db, contract())
+    rows = [CASE_HEADERS, case_row(1, 委案日期=date(2015, 6, 10)),
+            case_row(2, 卡号=6222020200112233445)]  # fmt: skip
+    run, report = run_file(batch, xls_bytes(rows), name="cases.xls", dry=False)
+    assert run.columns["format"] == "xls"
+    assert (report["created"], report["rejected"]) == (1, 1), report
+    assert report["errors"][0][:2] == [3, "卡号"]
+    case = db.session.scalar(select(Case))
+    assert case.entrust_date == date(2015, 6, 10) and case.card_no == case_row(1)[3]
