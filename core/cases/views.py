@@ -79,7 +79,7 @@ def index():
     found = find_cases(
         current_user,
         case_filter,
-        page=request.args.get("page", 1, type=int) or 1,
+        page=min(request.args.get("page", 1, type=int) or 1, 2**31 - 1),
         per_page=per_page,
     )
     page = Page(found.page, per_page, found.total, found.rows, exact=found.exact)
@@ -92,6 +92,8 @@ def index():
         )
         db.session.commit()
     batch = db.session.get(Batch, case_filter.batch) if case_filter.batch else None
+    if batch is not None and not can_see_contract(current_user, batch.contract):
+        batch = None  # the filter finds none of its cases; its number is not shown either
     return render_template(
         "core/cases/index.html",
         page=page,

@@ -28,7 +28,7 @@ from core.auth.permissions import LOGGED_IN
 from core.batches.models import Batch
 from core.cases.schemas import JobSchema
 from core.clients.services import can_see_contract
-from core.errors import Conflict, InvalidInput, NotFound, UserError
+from core.errors import InvalidInput, NotFound, UserError
 from core.extensions import db
 from core.imports import (
     jobs,  # noqa: F401 - registers the job functions
@@ -37,7 +37,7 @@ from core.imports import (
 from core.imports.kinds import MATCH_KEYS
 from core.imports.models import ImportRun
 from core.imports.views import _masker
-from core.jobs.models import QUEUED, RUNNING, Job
+from core.jobs.models import Job
 from core.jobs.services import enqueue, status
 
 PERMISSION = "core.imports.run"
@@ -245,12 +245,7 @@ def _visible_run(run_id: int) -> ImportRun:
 
 
 def _check_idle(run: ImportRun) -> None:
-    """Refuse (409) to change or start work on a run that is committed or still working."""
-    if run.status == services.COMMITTED:
-        raise Conflict(_("This import was committed already."))
-    job = db.session.get(Job, run.job_id) if run.job_id else None
-    if job is not None and job.status in (QUEUED, RUNNING):
-        raise Conflict(_("This file's dry run or import is still running; wait for its job."))
+    services.check_idle(run)
 
 
 def _start(run: ImportRun, job_name: str) -> dict:

@@ -35,7 +35,7 @@ from pathlib import Path
 
 from flask import current_app
 from flask_babel import gettext as _
-from sqlalchemy import func, select, text
+from sqlalchemy import func, select, text, update
 from sqlalchemy.exc import OperationalError
 
 from core.audit.services import record
@@ -685,9 +685,14 @@ def dry_run(run: ImportRun, *, user=None, progress=None) -> dict:
         previous = committed_twin(run)
         if previous is not None:
             report["duplicate_of"] = _twin_summary(previous)
-        run.report = report
-        run.status = VALIDATED
+        # A commit of this run that finished meanwhile keeps its status and report.
+        db.session.execute(
+            update(ImportRun)
+            .where(ImportRun.id == run.id, ImportRun.status != COMMITTED)
+            .values(report=report, status=VALIDATED)
+        )
         db.session.commit()
+        db.session.expire(run)
         return report
 
 
@@ -695,6 +700,8 @@ def _fail(run: ImportRun, message: str, user, report: dict | None = None) -> dic
     run = db.session.get(ImportRun, run.id)
     report = dict(report or run.report or {})
     report["message"] = message
+    if run.status == COMMITTED:  # a late dry run's failure does not undo a commit
+        return report
     run.report, run.status = report, FAILED
     db.session.commit()
     return report
@@ -763,6 +770,17 @@ def check_ready_to_commit(run: ImportRun, *, skip_invalid: bool) -> None:
         raise Conflict(refusal)
 
 
+def check_idle(run: ImportRun) -> None:
+    """Refuse (409) to change or start work on a run that is committed or still working."""
+    from core.jobs.models import QUEUED, RUNNING, Job
+
+    if run.status == COMMITTED:
+        raise Conflict(_("This import was committed already."))
+    job = db.session.get(Job, run.job_id) if run.job_id else None
+    if job is not None and job.status in (QUEUED, RUNNING):
+        raise Conflict(_("This file's dry run or import is still running; wait for its job."))
+
+
 def commit(run_id: int, *, user=None, progress=None, skip_invalid: bool | None = None) -> dict:
     """Import the run's file for good, in one transaction; return the report. Commits.
 
@@ -783,6 +801,9 @@ def commit(run_id: int, *, user=None, progress=None, skip_invalid: bool | None =
         lock_batch(run.batch_id, progress=progress)
         db.session.expire_all()
         run = db.session.get(ImportRun, run_id)
+        if run.status == COMMITTED:  # another commit of this run held the lock before us
+            db.session.rollback()
+            raise Conflict(_("This import was committed already."))
         previous = committed_twin(run)
         if previous is not None:
             db.session.rollback()

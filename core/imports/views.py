@@ -43,15 +43,18 @@ from core.web.filters import label
 imports = Blueprint("imports", __name__, url_prefix="/imports")
 
 
+MAX_ID = 2**31 - 1
+
+
 def _visible_batch(batch_id: int) -> Batch:
-    batch = db.session.get(Batch, batch_id)
+    batch = db.session.get(Batch, batch_id) if 0 < batch_id <= MAX_ID else None
     if batch is None or not can_see_contract(current_user, batch.contract):
         abort(404)
     return batch
 
 
 def _visible_run(run_id: int) -> ImportRun:
-    run = db.session.get(ImportRun, run_id)
+    run = db.session.get(ImportRun, run_id) if 0 < run_id <= MAX_ID else None
     if run is None or not can_see_contract(current_user, run.batch.contract):
         abort(404)
     return run
@@ -81,8 +84,8 @@ def index():
         .where(Batch.contract_id.in_(contract_ids), Batch.status == status)
         .order_by(Batch.entrust_date.desc(), Batch.id.desc())
     )
-    page = db.paginate(query, page=request.args.get("page", 1, type=int), per_page=50,
-                       error_out=False)  # fmt: skip
+    number = min(request.args.get("page", 1, type=int) or 1, MAX_ID)
+    page = db.paginate(query, page=number, per_page=50, error_out=False)
     return render_template("core/imports/index.html", page=page, status=status)
 
 
@@ -147,16 +150,14 @@ CODED_FIELDS = {"gender": "gender", "phone_kind": "phone_kind", "address_kind": 
 
 
 def preview_value(name: str, value) -> str:
-    """A previewed value, masked like everywhere else unless the user may unmask."""
+    """A previewed value, personal numbers always masked (the preview is no audited unmask)."""
     if name in CODED_FIELDS:
         return str(label(value, CODED_FIELDS[name]))
     if isinstance(value, datetime):  # stored in UTC: shown in the agency's zone, like elsewhere
         return format_datetime(value, "yyyy-MM-dd HH:mm")
     text = str(value)
     mask = _masker(name)
-    if mask is None or current_user.can("core.pii.unmask"):
-        return text
-    return mask(text)
+    return text if mask is None else mask(text)
 
 
 def _render_run(run: ImportRun, *, problems=None, status: int = 200):
@@ -186,8 +187,7 @@ def run_page(run_id):
     run = _visible_run(run_id)
     if request.method == "GET":
         return _render_run(run)
-    if run.status == services.COMMITTED:
-        abort(409)
+    services.check_idle(run)  # a 409 page while committed or while its job runs
     headers = run.columns["headers"]
     mapping = [request.form.get(f"column-{i}", "") for i in range(len(headers))]
     try:
@@ -210,6 +210,7 @@ def run_page(run_id):
 @require("core.imports.run")
 def commit(run_id):
     run = _visible_run(run_id)
+    services.check_idle(run)  # a second click while the import runs starts nothing
     if run.status != services.VALIDATED:
         flash(_("Check the file with a dry run before importing it."), "error")
         return redirect(url_for("imports.run_page", run_id=run.id))
