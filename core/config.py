@@ -47,6 +47,8 @@ DEFAULTS: dict = {
     "PAGE_SIZE": 50,
     #: A case export of more rows than this runs as a job; smaller ones download at once.
     "EXPORT_INLINE_MAX_ROWS": 5000,
+    #: Pausing, closing or resuming more cases than this at once runs as a job.
+    "OPERATION_INLINE_MAX_CASES": 5000,
     #: How many reverse proxies in front of Maple set X-Forwarded-For/-Proto: their values
     #: are then trusted for the client's address (login throttling, audit) and the scheme.
     "TRUSTED_PROXIES": 0,

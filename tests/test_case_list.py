@@ -256,6 +256,24 @@ def test_operate_on_the_whole_filter_result(client, login_as, world, db):
     assert CLOSED not in others
 
 
+def test_a_large_whole_result_operation_runs_as_a_job_of_its_user(app, client, login_as, world, db):
+    app.config.update(OPERATION_INLINE_MAX_CASES=3, JOBS_INLINE=True)
+    login_as("manager", locale="en")
+    response = client.post(
+        "/cases/operate",
+        data={"operation": "close", "reason": "批量结案", "scope": "all", "query": "area=苏南"},
+    )
+    assert response.status_code == 302 and "/cases/jobs/" in response.headers["Location"]
+    page = client.get(response.headers["Location"]).text
+    assert "7 cases changed" in page
+    db.session.expire_all()
+    assert set(db.session.scalars(select(Case.status).where(Case.area == "苏南"))) == {CLOSED}
+    job_url = response.headers["Location"]
+    login_as("manager")  # another manager: the job is not theirs
+    assert client.get(job_url).status_code == 404
+    assert client.get(job_url + "/status").status_code == 404
+
+
 def test_operation_needs_a_reason_and_the_permission(client, login_as, world, db):
     login_as("manager", locale="en")
     response = client.post(

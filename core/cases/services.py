@@ -173,7 +173,7 @@ class BulkOutcome:
 CHUNK = 500
 
 
-def change_status_of(case_ids, operation: str, reason: str, user) -> BulkOutcome:
+def change_status_of(case_ids, operation: str, reason: str, user, progress=None) -> BulkOutcome:
     """:func:`change_status` over many cases, ``CHUNK`` at a time, counting what happened.
 
     ``case_ids`` may be a list or a query of ids (the whole result of a filter); the ids are
@@ -192,6 +192,8 @@ def change_status_of(case_ids, operation: str, reason: str, user) -> BulkOutcome
         total.changed += len(outcome.changed)
         for _case, why in outcome.skipped:
             total.skipped[why] = total.skipped.get(why, 0) + 1
+        if progress is not None:
+            progress(start + len(chunk), len(case_ids))
     return total
 
 

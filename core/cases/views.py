@@ -6,7 +6,17 @@ import os
 import tempfile
 from urllib.parse import parse_qsl
 
-from flask import Blueprint, abort, flash, redirect, render_template, request, send_file, url_for
+from flask import (
+    Blueprint,
+    abort,
+    flash,
+    jsonify,
+    redirect,
+    render_template,
+    request,
+    send_file,
+    url_for,
+)
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_babel import ngettext
@@ -18,6 +28,7 @@ from core.audit.services import record
 from core.auth.permissions import require
 from core.batches.models import Batch, CategoryOption
 from core.batches.services import AREA, BATCH_STATUSES
+from core.cases import jobs as case_jobs
 from core.cases import services
 from core.cases.filters import BUCKETS, CaseFilter, count_cases, find_cases, ids_query, where
 from core.cases.models import (
@@ -32,6 +43,8 @@ from core.clients.services import can_see_contract, visible_contracts_query
 from core.errors import UserError
 from core.exports import services as exports
 from core.extensions import db
+from core.jobs.models import Job
+from core.jobs.services import status
 from core.plugins import hooks_for
 from core.web.filters import CASE_STATUSES
 from core.web.paging import Page
@@ -142,6 +155,15 @@ def operate():
     reason = request.form.get("reason", "")
     scope = request.form.get("scope", "selected")
     if scope == "all":
+        limit = case_jobs.inline_limit()
+        if count_cases(current_user, case_filter, cap=limit) > limit:
+            try:
+                job = case_jobs.start_operation_job(current_user, case_filter, operation, reason)
+            except UserError as error:
+                db.session.rollback()
+                flash(error.message, "error")
+                return _back(query)
+            return redirect(url_for("cases.operation_job", job_id=job.id))
         ids = ids_query(current_user, case_filter)
     else:
         chosen = [int(v) for v in request.form.getlist("case") if v.isdigit() and len(v) < 11]
@@ -184,6 +206,29 @@ def operate():
 
 
 OPERATION_TITLES = {"pause": _l("Pause"), "close": _l("Close"), "resume": _l("Resume")}
+
+
+def _own_operation_job(job_id: str) -> Job:
+    """An operation job of the signed-in user's; anyone else's answers 404."""
+    job = db.session.get(Job, job_id) if len(job_id) <= 36 else None
+    if job is None or job.name != case_jobs.OPERATION_JOB or job.user_id != current_user.id:
+        abort(404)
+    return job
+
+
+@cases.route("/jobs/<job_id>")
+@require("core.cases.operate")
+def operation_job(job_id):
+    job = _own_operation_job(job_id)
+    state = status(job)
+    titles = {name: str(title) for name, title in OPERATION_TITLES.items()}
+    return render_template("core/cases/operation_job.html", job=job, state=state, titles=titles)
+
+
+@cases.route("/jobs/<job_id>/status")
+@require("core.cases.operate")
+def operation_job_status(job_id):
+    return jsonify(status(_own_operation_job(job_id)))
 
 
 # -- export -----------------------------------------------------------------------------------

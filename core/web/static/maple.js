@@ -26,23 +26,34 @@ document.addEventListener("change", (event) => {
   shown.textContent = clients[event.target.value] || "—";
 });
 
-// A job's page polls its progress until it is done, then offers the download.
+// A running job's box polls its progress (the job as JSON, or {job: …}) and reloads the
+// page when the job has ended, so the server shows the result.
 document.addEventListener("DOMContentLoaded", () => {
   const box = document.querySelector("[data-job-status]");
-  if (!box) return;
-  const state = box.querySelector(".job-state");
-  if (["done", "failed"].includes(state.dataset.state)) return;
+  if (!box || ["done", "failed"].includes(box.dataset.state)) return;
   const poll = async () => {
-    const response = await fetch(box.dataset.jobStatus, { credentials: "same-origin" });
-    if (!response.ok) return;
-    const job = await response.json();
-    const bar = box.querySelector(".job-progress");
-    bar.max = job.total || 1;
-    bar.value = job.done;
-    box.querySelector(".job-count").textContent = `${job.done} / ${job.total}`;
-    if (job.status === "done" || job.status === "failed") {
-      window.location.reload();
-      return;
+    try {
+      const response = await fetch(box.dataset.jobStatus, {
+        credentials: "same-origin",
+        headers: { Accept: "application/json" },
+      });
+      if (response.ok) {
+        const body = await response.json();
+        const job = body.job || body;
+        const bar = box.querySelector("progress");
+        if (bar && job.total) {
+          bar.max = job.total;
+          bar.value = job.done;
+        }
+        const count = box.querySelector("[data-progress-text]");
+        if (count) count.textContent = `${job.done} / ${job.total}`;
+        if (job.status !== "queued" && job.status !== "running") {
+          window.location.reload();
+          return;
+        }
+      }
+    } catch (error) {
+      // a dropped request is retried on the next tick
     }
     window.setTimeout(poll, 1000);
   };
