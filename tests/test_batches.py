@@ -233,6 +233,23 @@ def test_batch_without_cases_is_deleted(client, login_as, bank, db):
     assert actions(db, "batch.") == ["batch.deleted"]
 
 
+def test_deleting_a_batch_removes_its_uploaded_files(client, login_as, bank, db):
+    import io
+
+    from support.workbooks import cases_xlsx
+
+    from core.imports import services as imports
+
+    batch = make_batch(db, bank, "UPLOADED")
+    run = imports.start_import(batch, "cases", io.BytesIO(cases_xlsx(2)), "bank.xlsx", None)
+    db.session.commit()
+    stored = imports.upload_path(run.stored_name)
+    assert stored.exists()
+    login_as("manager", contracts=[bank])
+    assert client.post(f"/batches/{batch.id}/delete").status_code == 302
+    assert not stored.exists()
+
+
 def test_batch_with_cases_cannot_be_deleted(client, login_as, bank, db):
     login_as("manager", contracts=[bank], locale="en")
     batch = make_batch(db, bank, "FULL")

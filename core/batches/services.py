@@ -209,8 +209,17 @@ def save_batch(
     )
 
 
-def delete_batch(batch: Batch, *, actor) -> None:
-    """Delete a batch that holds no cases; one that holds cases is refused (409)."""
+def delete_batch(batch: Batch, *, actor) -> list[str]:
+    """Delete a batch that holds no cases; one that holds cases is refused (409).
+
+    Takes the batch's import lock first, so a commit still running into the batch either
+    finishes before the check or starts after the batch is gone. Returns the stored upload
+    files of the batch's imports: the caller removes them once the deletion is committed.
+    """
+    from core.imports.models import ImportRun
+    from core.imports.services import lock_batch
+
+    lock_batch(batch.id)
     count = case_count(batch)
     if count:
         raise Conflict(
@@ -227,8 +236,10 @@ def delete_batch(batch: Batch, *, actor) -> None:
         details={"batch_no": batch.batch_no, "contract": batch.contract.number},
     )
     # Uploads and dry runs of a batch that never received a case go with it.
-    from core.imports.models import ImportRun
-
+    uploads = list(
+        db.session.scalars(select(ImportRun.stored_name).where(ImportRun.batch_id == batch.id))
+    )
     db.session.execute(delete(ImportRun).where(ImportRun.batch_id == batch.id))
     db.session.delete(batch)
     db.session.flush()
+    return uploads

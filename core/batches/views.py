@@ -24,6 +24,7 @@ from core.clients.models import Client, Contract
 from core.clients.services import can_see_contract, visible_contracts_query
 from core.errors import UserError
 from core.extensions import db
+from core.imports.services import remove_uploads
 from core.web.forms import BatchForm, CategoryOptionForm, choices, show_service_errors
 from core.web.paging import Page, page_number
 
@@ -165,8 +166,9 @@ def edit(batch_id=None):
 def delete(batch_id):
     batch = _visible_batch(batch_id)
     number = batch.batch_no
-    services.delete_batch(batch, actor=current_user)  # a refusal is a 409 page
+    uploads = services.delete_batch(batch, actor=current_user)  # a refusal is a 409 page
     db.session.commit()
+    remove_uploads(uploads)
     flash(_("Batch %(no)s was deleted.", no=number), "success")
     return redirect(url_for("batches.index"))
 

@@ -36,6 +36,7 @@ from core.clients.services import can_see_contract
 from core.errors import InvalidInput, NotFound
 from core.exports import services as exports
 from core.extensions import db
+from core.imports.services import remove_uploads
 from core.jobs.models import DONE, Job
 from core.jobs.services import status
 
@@ -131,8 +132,9 @@ def update_batch(batch_id, data):
 @endpoint(permission="core.batches.manage", status=204, summary="Delete a batch", tag="batches")
 def delete_batch(batch_id):
     """Refused with 409 while the batch holds cases."""
-    batch_services.delete_batch(_visible(Batch, batch_id), actor=current_user)
+    uploads = batch_services.delete_batch(_visible(Batch, batch_id), actor=current_user)
     db.session.commit()
+    remove_uploads(uploads)
     return "", 204
 
 

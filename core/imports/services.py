@@ -104,6 +104,12 @@ def upload_path(stored_name: str) -> Path:
     return Path(current_app.config["UPLOAD_FOLDER"]) / stored_name
 
 
+def remove_uploads(stored_names) -> None:
+    """Delete stored upload files (personal data) whose import runs are gone."""
+    for name in stored_names:
+        upload_path(name).unlink(missing_ok=True)
+
+
 def _store(stream, file_name: str) -> tuple[str, Path, str]:
     folder = Path(current_app.config["UPLOAD_FOLDER"])
     folder.mkdir(parents=True, exist_ok=True)
