@@ -7,7 +7,6 @@ from flask_babel import gettext as _
 
 from core.cases.filters import CaseFilter, ids_query
 from core.cases.services import STATUS_CHANGES, change_status, change_status_of
-from core.errors import NotAllowed
 from core.extensions import db
 from core.jobs.services import enqueue, job_function
 
@@ -29,11 +28,7 @@ def start_operation_job(user, case_filter: CaseFilter, operation: str, reason: s
 @job_function(OPERATION_JOB)
 def change_status_job(ctx, *, filter: dict, operation: str, reason: str) -> dict:
     """The filter is applied again as the job's user, so it reaches only what they may see."""
-    from core.auth.models import User
-
-    user = db.session.get(User, ctx.job.user_id)
-    if user is None or not user.can("core.cases.operate"):
-        raise NotAllowed(_("You may not pause, close or resume cases."))
+    user = ctx.user_who_may("core.cases.operate", _("You may not pause, close or resume cases."))
     ids = ids_query(user, CaseFilter.from_args(filter))
     outcome = change_status_of(ids, operation, reason, user, progress=ctx.progress)
     db.session.commit()

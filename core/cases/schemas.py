@@ -15,14 +15,11 @@ def _masked(attribute: str, mask):
     return fields.Function(lambda obj: mask(getattr(obj, attribute) or ""), dump_only=True)
 
 
-class CaseRowSchema(Schema):
-    """A case as listed: its numbers masked as on the page."""
+class _CaseFields(Schema):
+    """What every view of a case sends: identity, masked numbers, debt and state."""
 
     id = fields.Integer()
     serial = fields.String()
-    batch_no = fields.String(allow_none=True)
-    client = fields.String(attribute="client_name")
-    contract = fields.String(attribute="contract_number")
     name = _masked("name", mask_name)
     id_no = _masked("id_no", mask_id)
     card_no = _masked("card_no", mask_card)
@@ -35,6 +32,14 @@ class CaseRowSchema(Schema):
     area = fields.String()
     status = fields.String()
     status_reason = fields.String()
+
+
+class CaseRowSchema(_CaseFields):
+    """A case as listed: its numbers masked as on the page."""
+
+    batch_no = fields.String(allow_none=True)
+    client = fields.String(attribute="client_name")
+    contract = fields.String(attribute="contract_number")
     holder = fields.String(allow_none=True)
 
 
@@ -55,27 +60,13 @@ class CasePageSchema(Schema):
     items = fields.List(fields.Nested(CaseRowSchema))
 
 
-class CaseSchema(Schema):
+class CaseSchema(_CaseFields):
     """One case with its placement and debt; personal numbers masked."""
 
-    id = fields.Integer()
-    serial = fields.String()
     contract_id = fields.Integer()
     batch_id = fields.Integer(allow_none=True)
     archive_no = fields.String()
-    name = _masked("name", mask_name)
-    id_no = _masked("id_no", mask_id)
-    card_no = _masked("card_no", mask_card)
-    mobile = _masked("mobile", mask_mobile)
-    entrusted_amount = fields.Decimal(as_string=True, metadata={"type": "string"})
-    balance = fields.Decimal(as_string=True, metadata={"type": "string"})
-    days_overdue = fields.Integer(allow_none=True)
-    bucket = fields.String()
-    entrust_date = fields.Date(allow_none=True)
     return_date = fields.Date(allow_none=True)
-    area = fields.String()
-    status = fields.String()
-    status_reason = fields.String()
     holder_id = fields.Integer(allow_none=True)
 
 

@@ -44,7 +44,7 @@ from core.errors import UserError
 from core.exports import services as exports
 from core.extensions import db
 from core.jobs.models import Job
-from core.jobs.services import status
+from core.jobs.services import own_job, status
 from core.plugins import hooks_for
 from core.web.filters import CASE_STATUSES
 from core.web.paging import Page
@@ -210,8 +210,8 @@ OPERATION_TITLES = {"pause": _l("Pause"), "close": _l("Close"), "resume": _l("Re
 
 def _own_operation_job(job_id: str) -> Job:
     """An operation job of the signed-in user's; anyone else's answers 404."""
-    job = db.session.get(Job, job_id) if len(job_id) <= 36 else None
-    if job is None or job.name != case_jobs.OPERATION_JOB or job.user_id != current_user.id:
+    job = own_job(job_id, current_user, case_jobs.OPERATION_JOB)
+    if job is None:
         abort(404)
     return job
 

@@ -232,11 +232,7 @@ def start_export_job(user, case_filter: CaseFilter, fmt: str, unmasked: bool):
 
 @job_function(JOB_NAME)
 def export_job(ctx, *, filter: dict, fmt: str, unmasked: bool) -> dict:
-    from core.auth.models import User
-
-    user = db.session.get(User, ctx.job.user_id)
-    if user is None or not user.can("core.cases.export"):
-        raise NotAllowed(_("You may not export case lists."))
+    user = ctx.user_who_may("core.cases.export", _("You may not export case lists."))
     unmasked = may_unmask(user, unmasked)
     case_filter = CaseFilter.from_args(filter)
     total = count_cases(user, case_filter)

@@ -9,17 +9,16 @@ from flask_login import current_user
 
 from core.auth.permissions import require
 from core.exports import services
-from core.extensions import db
 from core.jobs.models import DONE, Job
-from core.jobs.services import status
+from core.jobs.services import own_job, status
 
 exports = Blueprint("exports", __name__, url_prefix="/exports")
 
 
 def _own_job(job_id: str) -> Job:
     """An export job of the signed-in user's; anyone else's answers 404."""
-    job = db.session.get(Job, job_id) if len(job_id) <= 36 else None
-    if job is None or job.name != services.JOB_NAME or job.user_id != current_user.id:
+    job = own_job(job_id, current_user, services.JOB_NAME)
+    if job is None:
         abort(404)
     return job
 

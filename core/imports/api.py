@@ -38,7 +38,7 @@ from core.imports.kinds import MATCH_KEYS
 from core.imports.models import ImportRun
 from core.imports.views import _masker
 from core.jobs.models import Job
-from core.jobs.services import enqueue, status
+from core.jobs.services import enqueue, own_job, status
 
 PERMISSION = "core.imports.run"
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
@@ -389,7 +389,7 @@ def import_errors(run_id):
 def get_job(job_id):
     """Rows done of total while it runs; its result or error when it is over. A job is seen
     only by the user who started it."""
-    job = db.session.get(Job, job_id) if len(job_id) <= 36 else None
-    if job is None or job.user_id != current_user.id:
+    job = own_job(job_id, current_user)
+    if job is None:
         raise NotFound(_("There is no such job."))
     return status(job)

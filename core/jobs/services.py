@@ -16,7 +16,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 from flask import current_app, has_app_context
 
-from core.errors import UserError
+from core.errors import NotAllowed, UserError
 from core.extensions import db
 from core.jobs.models import DONE, FAILED, QUEUED, RUNNING, Job
 from core.types import utcnow
@@ -89,6 +89,30 @@ class JobContext:
 
     def progress(self, done: int, total: int) -> None:
         self._store.set(self.job.id, done, total)
+
+    def user_who_may(self, permission: str, refusal: str):
+        """The user who started the job, if they still hold ``permission`` now it runs.
+
+        A job may wait in a queue; a user deactivated or stripped of the permission
+        meanwhile must not have it done in their name.
+        """
+        from core.auth.models import User
+
+        user = db.session.get(User, self.job.user_id) if self.job.user_id else None
+        if user is None or not user.active or not user.can(permission):
+            raise NotAllowed(refusal)
+        return user
+
+
+def own_job(job_id: str, user, name: str | None = None) -> Job | None:
+    """The job ``job_id`` if ``user`` started it (and it is a ``name`` job); else None.
+
+    A job is seen only by its own user: its progress and result may name their data.
+    """
+    job = db.session.get(Job, job_id) if len(job_id) <= 36 else None
+    if job is None or job.user_id != user.id or (name is not None and job.name != name):
+        return None
+    return job
 
 
 def enqueue(name: str, params: dict, user) -> Job:
