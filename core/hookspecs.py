@@ -223,6 +223,47 @@ def after_case_assigned(case, holder, team, previous, user):
 
 
 @hookspec
+def after_activity_recorded(case, activity, user):
+    """Called after an entry was added to ``case``'s timeline (a contact record or a
+    module's own entry), whoever added it — page, API or import.
+
+    :param case: the :class:`core.cases.models.Case`.
+    :param activity: the new :class:`core.cases.models.Activity`, flushed (it has an id).
+    :param user: who recorded it (``None`` for an import run as the system).
+    """
+
+
+@hookspec
+def report_sections(contract, start, end, user):
+    """Return report sections with figures only this plugin knows, for one contract.
+
+    The reports module calls it through ``hooks_for(contract)`` for each contract a report
+    covers, so a module the contract has not enabled adds nothing. Aggregate in SQL; a
+    section's rows must hold only what ``user`` may see (a collector their own figures).
+
+    :param contract: the :class:`core.clients.models.Contract`.
+    :param start: the first day of the period (a ``date``, included).
+    :param end: the day after the period (a ``date``, excluded).
+    :param user: who asks for the report.
+    :return: a :class:`core.report_sections.ReportSection`, a list of them, or ``None``.
+    """
+
+
+@hookspec(firstresult=True)
+def send_sms(message):
+    """Deliver one SMS to a debtor; the first gateway that answers takes it.
+
+    Called through ``hooks_for(message.case.contract)`` after the message passed the
+    compliance rules and was stored in the sending module's outbox. A gateway plugin
+    returns a receipt, or ``None`` to leave the message to the next gateway; the collection
+    module's own gateway runs last and keeps the message in its outbox, queued.
+
+    :param message: a :class:`core.messaging.SmsMessage` (case, number, body, reference).
+    :return: a :class:`core.messaging.SmsReceipt`, or ``None``.
+    """
+
+
+@hookspec
 def after_payment_recorded(case, payment, user):
     """Called after a confirmed repayment changed ``case``'s balance.
 

@@ -154,9 +154,14 @@ class PluginRegistry:
                 tables.append(table)
             self.model_tables[plugin] = tables
 
+        from core.auth.guard import is_api_blueprint
+        from core.extensions import csrf
+
         for plugin, blueprints in self.each_result("register_blueprints", app=app):
             for bp in blueprints or []:
                 self._check_blueprint(plugin, bp)
+                if is_api_blueprint(bp.name):
+                    csrf.exempt(bp)  # token-authenticated like the core's API
                 app.register_blueprint(bp)
 
         for plugin, permissions in self.each_result("register_permissions"):

@@ -16,7 +16,7 @@ from apispec.ext.marshmallow.common import resolve_schema_cls
 
 from core.api.endpoint import Endpoint
 from core.api.schemas import ErrorSchema
-from core.auth.guard import API_BLUEPRINT
+from core.auth.guard import is_api_blueprint
 from core.auth.permissions import LOGGED_IN, PUBLIC
 
 #: ``<int:client_id>`` in a Werkzeug rule; the converter's arguments, if any, are skipped.
@@ -92,7 +92,7 @@ def _path_and_parameters(rule: str) -> tuple[str, list[dict]]:
 
 
 def _security_scheme(endpoint: str) -> str:
-    return "token" if endpoint.partition(".")[0] == API_BLUEPRINT else "session"
+    return "token" if is_api_blueprint(endpoint.partition(".")[0]) else "session"
 
 
 def _operation(declared: Endpoint, operation_id, method, parameters, scheme) -> dict:

@@ -37,8 +37,13 @@ def is_static(endpoint: str) -> bool:
     return endpoint == "static" or endpoint.endswith(".static")
 
 
+def is_api_blueprint(name: str | None) -> bool:
+    """The core's ``/api/v1`` and each plugin's ``<plugin>_api`` blueprint: bearer tokens only."""
+    return name == API_BLUEPRINT or (name or "").endswith(f"_{API_BLUEPRINT}")
+
+
 def is_api() -> bool:
-    return request.blueprint == API_BLUEPRINT
+    return is_api_blueprint(request.blueprint)
 
 
 def check_request():

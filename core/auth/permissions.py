@@ -84,6 +84,12 @@ CORE_PERMISSIONS = [
     Permission(
         "core.cases.view", _l("See cases of one's contracts"), (*STAFF_ROLES, "client_viewer")
     ),
+    Permission(
+        "core.cases.view_contract",
+        _l("See every case of one's contracts, whoever holds it"),
+        ("manager", "assist_staff", "legal", "qa_inspector", "client_viewer"),
+    ),
+    Permission("core.cases.view_team", _l("See the cases one's team holds"), ("team_leader",)),
     Permission("core.pii.unmask", _l("See unmasked ID, card and phone numbers")),
     Permission("core.settings.manage", _l("Edit category settings (areas, case categories)")),
     Permission("core.batches.manage", _l("Create, edit and delete batches"), ("manager",)),

@@ -32,6 +32,7 @@ from core.cases.schemas import (
     JobSchema,
     OperationOutcomeSchema,
 )
+from core.cases.services import can_see_case
 from core.clients.services import can_see_contract
 from core.errors import InvalidInput, NotFound
 from core.exports import services as exports
@@ -46,6 +47,8 @@ MAX_ID = 2**31 - 1
 def _visible(model, object_id: int):
     row = db.session.get(model, object_id) if 0 < object_id <= MAX_ID else None
     if row is None or not can_see_contract(current_user, row.contract):
+        abort(404)
+    if isinstance(row, Case) and not can_see_case(current_user, row):
         abort(404)
     return row
 

@@ -264,13 +264,26 @@ def starts_with(column, prefix: str):
 
 
 def visibility_condition(user):
-    """Cases of the contracts ``user`` may see (no condition for who sees them all)."""
+    """Cases ``user`` may see (no condition for who sees them all): those of their contracts,
+    and of those only the ones they (or, for a team leader, their team) hold unless they may
+    see every case of their contracts."""
     if user is None:
         return false()
+    holders = holder_condition(user)
     contract_ids = visible_contract_ids(user)
     if contract_ids is None:
+        return holders
+    contracts = Case.contract_id.in_(contract_ids) if contract_ids else false()
+    return contracts if holders is None else and_(contracts, holders)
+
+
+def holder_condition(user):
+    """``None`` for who sees every case of their contracts; else their own (team's) cases."""
+    if user.can("core.cases.view_contract"):
         return None
-    return Case.contract_id.in_(contract_ids) if contract_ids else false()
+    if user.can("core.cases.view_team") and user.team_id is not None:
+        return or_(Case.holder_id == user.id, Case.team_id == user.team_id)
+    return Case.holder_id == user.id
 
 
 def visible_contract_ids(user) -> list[int] | None:
@@ -420,6 +433,13 @@ def _page_ids(user, case_filter: CaseFilter, limit: int, offset: int, broad: boo
         return [column.desc() if case_filter.dir == "desc" else column.asc(), *order]
 
     contracts = None if user is None else visible_contract_ids(user)
+    holders = None if user is None else holder_condition(user)
+    if holders is not None:
+        # A collector's own cases are few: their holder index leads, whatever the contracts.
+        conditions = [*case_filter.conditions(broad=broad), holders]
+        if contracts is not None:
+            conditions.append(Case.contract_id.in_(contracts) if contracts else false())
+        return _slice(conditions, order, limit, offset).subquery("page")
     if contracts is not None and case_filter.contract is not None:
         contracts = [c for c in contracts if c == case_filter.contract]
     elif contracts is None and case_filter.contract is not None:

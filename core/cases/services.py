@@ -99,15 +99,26 @@ def ensure_contact_allowed(case: Case, user, *, channel, contact_type, target, a
 
 
 def visible_cases_query(user):
-    """``select(Case)`` narrowed to the contracts ``user`` may see."""
+    """``select(Case)`` narrowed to the cases ``user`` may see (contracts, then holders)."""
+    from core.cases.filters import holder_condition
+
     contract_ids = visible_contracts_query(user).with_only_columns(Contract.id)
-    return select(Case).where(Case.contract_id.in_(contract_ids))
+    query = select(Case).where(Case.contract_id.in_(contract_ids))
+    holders = holder_condition(user)
+    return query if holders is None else query.where(holders)
 
 
 def can_see_case(user, case: Case) -> bool:
+    """The object-level check every case page and endpoint makes: ``visible_cases_query``
+    for one case."""
     from core.clients.services import can_see_contract
 
-    return can_see_contract(user, case.contract)
+    if not can_see_contract(user, case.contract):
+        return False
+    if user.can("core.cases.view_contract"):
+        return True
+    in_team = user.team_id is not None and case.team_id == user.team_id
+    return case.holder_id == user.id or (in_team and user.can("core.cases.view_team"))
 
 
 # -- status ----------------------------------------------------------------------------------
@@ -306,6 +317,7 @@ def record_activity(
     )
     db.session.add(entry)
     db.session.flush()
+    hooks_for(case.contract).after_activity_recorded(case=case, activity=entry, user=user)
     return entry
 
 

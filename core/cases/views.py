@@ -39,6 +39,7 @@ from core.cases.models import (
     Payment,
 )
 from core.cases.panels import collect_panels
+from core.cases.services import can_see_case
 from core.clients.services import can_see_contract, visible_contracts_query
 from core.errors import UserError
 from core.exports import services as exports
@@ -55,9 +56,9 @@ PAGE_SIZES = (20, 50, 100, 200)
 
 
 def _visible_case(case_id: int) -> Case:
-    """The case, or 404 when it does not exist or its contract is not the user's."""
+    """The case, or 404 when it does not exist or the user may not see it."""
     case = db.session.get(Case, case_id) if 0 < case_id <= 2**31 - 1 else None
-    if case is None or not can_see_contract(current_user, case.contract):
+    if case is None or not can_see_case(current_user, case):
         abort(404)
     return case
 

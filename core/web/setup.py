@@ -10,6 +10,7 @@ from flask_wtf.csrf import CSRFError
 from sqlalchemy import event
 from werkzeug.exceptions import HTTPException
 
+from core.auth.guard import is_api
 from core.errors import UserError
 from core.extensions import csrf, db
 
@@ -128,7 +129,7 @@ def _http_message(error: HTTPException) -> str:
 
 def wants_json() -> bool:
     """API calls and any view declared with ``@endpoint`` (plugins' too) get JSON errors."""
-    if request.blueprint == "api" or request.path.startswith("/api/"):
+    if is_api() or request.path.startswith("/api/"):
         return True
     view = current_app.view_functions.get(request.endpoint or "")
     return hasattr(view, "maple_endpoint")

@@ -1,19 +1,32 @@
-"""The collection module's tables: its per-contract settings."""
+"""The collection module's tables: settings and result codes per contract, each case's work
+state, promises, complaints, message templates, the SMS/letter outbox and allocation plans.
+
+What every module reads (holders, the timeline, payments) stays in the core's case file;
+these tables hold only what the collection workflow adds to it.
+"""
 
 from __future__ import annotations
 
-from sqlalchemy import ForeignKey
+from datetime import date, datetime
+from decimal import Decimal
+
+from sqlalchemy import JSON, ForeignKey, Index, Numeric, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from core.extensions import db
+from core.types import UTCDateTime, utcnow
+
+Money = Numeric(14, 2)
 
 #: Defaults of a contract that has no settings row yet.
 DEFAULT_MAX_UNANSWERED_CALLS_PER_DAY = 6
 DEFAULT_THIRD_PARTY_AFTER_FAILURES = 3
+DEFAULT_FIRST_CONTACT_HOURS = 48
+DEFAULT_COMPLAINT_DEADLINE_HOURS = 72
 
 
 class CollectionSettings(db.Model):
-    """A contract's compliance limits; its contact window is the contract's own."""
+    """A contract's collection rules; its contact window and time zone are the contract's own."""
 
     __tablename__ = "collection_settings"
 
@@ -29,5 +42,211 @@ class CollectionSettings(db.Model):
     third_party_after_failures: Mapped[int] = mapped_column(
         default=DEFAULT_THIRD_PARTY_AFTER_FAILURES
     )
+    #: 首催时限: hours from assignment within which a new case must get its first contact.
+    first_contact_hours: Mapped[int] = mapped_column(default=DEFAULT_FIRST_CONTACT_HOURS)
+    #: Hours a handler has to resolve a complaint from its registration.
+    complaint_deadline_hours: Mapped[int] = mapped_column(default=DEFAULT_COMPLAINT_DEADLINE_HOURS)
+    #: The agency's name and phone as letters and messages quote them (merge fields).
+    agency_name: Mapped[str] = mapped_column(String(120), default="")
+    agency_phone: Mapped[str] = mapped_column(String(40), default="")
 
     contract = relationship("Contract")
+
+
+class ResultCode(db.Model):
+    """One result a collector may pick for a record on this contract (承诺还款, 拒绝还款 …).
+
+    ``outcome`` says what the result means to the rules and reports, whatever the contract
+    calls it: a contract may rename or add codes, the gate and the queues read the outcome.
+    """
+
+    __tablename__ = "collection_result_codes"
+    __table_args__ = (UniqueConstraint("contract_id", "code"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    contract_id: Mapped[int] = mapped_column(ForeignKey("contracts.id", ondelete="CASCADE"))
+    #: Stored on the activity (``Activity.result``).
+    code: Mapped[str] = mapped_column(String(40))
+    label: Mapped[str] = mapped_column(String(80))
+    #: promise, right_party, unanswered, invalid_number, wrong_person, claims_paid,
+    #: complaint or other (see plugins.collection.results.OUTCOMES).
+    outcome: Mapped[str] = mapped_column(String(20), default="other")
+    position: Mapped[int] = mapped_column(default=0)
+    active: Mapped[bool] = mapped_column(default=True)
+
+
+class CaseWork(db.Model):
+    """Where the collection of one case stands: what the workbench queues are read from.
+
+    Kept up to date on assignment and on each record, so a collector's queues are index
+    reads instead of scans of the timeline.
+    """
+
+    __tablename__ = "collection_case_work"
+    __table_args__ = (
+        Index(
+            "ix_collection_case_work_holder_id_first_contact_due", "holder_id", "first_contact_due"
+        ),
+        Index("ix_collection_case_work_holder_id_follow_up_at", "holder_id", "follow_up_at"),
+    )
+
+    case_id: Mapped[int] = mapped_column(
+        ForeignKey("cases.id", ondelete="CASCADE"), primary_key=True
+    )
+    #: The case's holder, copied here so a collector's queues need no join to find theirs.
+    holder_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    assigned_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    #: Deadline for the first contact since assignment; ``None`` once contacted.
+    first_contact_due: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    first_contacted_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    last_contact_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    last_result: Mapped[str] = mapped_column(String(40), default="")
+    #: The next follow-up the collector set on their latest record.
+    follow_up_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+    case = relationship("Case")
+
+
+#: Promise states.
+PROMISE_PENDING, PROMISE_KEPT, PROMISE_BROKEN = "pending", "kept", "broken"
+
+
+class Promise(db.Model):
+    """A promise to pay (PTP) made on a record, later judged kept or broken."""
+
+    __tablename__ = "collection_promises"
+    __table_args__ = (
+        Index("ix_collection_promises_status_due_on", "status", "due_on"),
+        Index("ix_collection_promises_user_id_status_due_on", "user_id", "status", "due_on"),
+        Index("ix_collection_promises_case_id_due_on", "case_id", "due_on"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id", ondelete="CASCADE"))
+    activity_id: Mapped[int] = mapped_column(
+        ForeignKey("activities.id", ondelete="CASCADE"), unique=True
+    )
+    #: The collector who took the promise.
+    user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    amount: Mapped[Decimal] = mapped_column(Money)
+    due_on: Mapped[date]
+    status: Mapped[str] = mapped_column(String(16), default=PROMISE_PENDING)
+    #: Confirmed repayments counted towards it when it was judged.
+    paid_amount: Mapped[Decimal] = mapped_column(Money, default=Decimal(0))
+    evaluated_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    case = relationship("Case")
+    user = relationship("User")
+
+
+#: Complaint states.
+COMPLAINT_OPEN, COMPLAINT_RESOLVED = "open", "resolved"
+
+
+class Complaint(db.Model):
+    """A complaint (投诉) about the collection of a case: the case is held until resolved."""
+
+    __tablename__ = "collection_complaints"
+    __table_args__ = (
+        Index("ix_collection_complaints_status_due_at", "status", "due_at"),
+        Index("ix_collection_complaints_case_id_status", "case_id", "status"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id", ondelete="CASCADE"))
+    contract_id: Mapped[int] = mapped_column(ForeignKey("contracts.id", ondelete="CASCADE"))
+    #: phone, letter, bank (through the client), regulator, other.
+    channel: Mapped[str] = mapped_column(String(20))
+    content: Mapped[str] = mapped_column(Text)
+    registered_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    registered_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    #: Registration plus the contract's complaint deadline.
+    due_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    status: Mapped[str] = mapped_column(String(16), default=COMPLAINT_OPEN)
+    handler_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    resolution: Mapped[str] = mapped_column(Text, default="")
+    resolved_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+    case = relationship("Case")
+    registered_by = relationship("User", foreign_keys=[registered_by_id])
+    handler = relationship("User", foreign_keys=[handler_id])
+
+
+#: Template and message channels.
+LETTER, SMS = "letter", "sms"
+
+
+class MessageTemplate(db.Model):
+    """A letter or SMS text of a contract, with merge fields such as ``{name}``."""
+
+    __tablename__ = "collection_templates"
+    __table_args__ = (UniqueConstraint("contract_id", "channel", "name"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    contract_id: Mapped[int] = mapped_column(ForeignKey("contracts.id", ondelete="CASCADE"))
+    channel: Mapped[str] = mapped_column(String(16))
+    name: Mapped[str] = mapped_column(String(120))
+    #: Letters: the title printed above the body.
+    subject: Mapped[str] = mapped_column(String(200), default="")
+    body: Mapped[str] = mapped_column(Text)
+    active: Mapped[bool] = mapped_column(default=True)
+    updated_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+
+    contract = relationship("Contract")
+
+
+#: Outbox states: queued (stored, no gateway took it), sent, failed.
+QUEUED, SENT, FAILED = "queued", "sent", "failed"
+
+
+class OutboxMessage(db.Model):
+    """A message sent (or to be sent) to a debtor: what the gateway got and what became of it."""
+
+    __tablename__ = "collection_outbox"
+    __table_args__ = (Index("ix_collection_outbox_status_created_at", "status", "created_at"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id", ondelete="CASCADE"), index=True)
+    template_id: Mapped[int | None] = mapped_column(
+        ForeignKey("collection_templates.id", ondelete="SET NULL")
+    )
+    #: The timeline entry the message was recorded as.
+    activity_id: Mapped[int | None] = mapped_column(
+        ForeignKey("activities.id", ondelete="SET NULL")
+    )
+    channel: Mapped[str] = mapped_column(String(16), default=SMS)
+    #: The number (or address) it goes to.
+    recipient: Mapped[str] = mapped_column(String(300))
+    body: Mapped[str] = mapped_column(Text)
+    status: Mapped[str] = mapped_column(String(16), default=QUEUED)
+    #: Which gateway took it ("outbox" for the built-in one) and its reference.
+    gateway: Mapped[str] = mapped_column(String(40), default="")
+    gateway_ref: Mapped[str] = mapped_column(String(120), default="")
+    error: Mapped[str] = mapped_column(String(300), default="")
+    created_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+    case = relationship("Case")
+    template = relationship("MessageTemplate")
+
+
+class AllocationPlan(db.Model):
+    """An allocation previewed by a user: committed as previewed, or not at all."""
+
+    __tablename__ = "collection_allocation_plans"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
+    #: manual, even_count, even_amount, area_team, same_debtor.
+    strategy: Mapped[str] = mapped_column(String(20))
+    #: The strategy's inputs (the case filter or selection, the collectors or teams).
+    params: Mapped[dict] = mapped_column(JSON, default=dict)
+    #: [[case_id, user_id or None, team_id or None], …] as previewed.
+    assignments: Mapped[list] = mapped_column(JSON, default=list)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    committed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+    user = relationship("User")

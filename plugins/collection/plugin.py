@@ -1,33 +1,70 @@
-"""The collection module's hook implementations (for now: its compliance gate)."""
+"""The collection module's hook implementations: what it adds to Maple, all named ``collection``."""
 
 from flask_babel import lazy_gettext as _l
 
 from core import hookimpl
+from core.auth.permissions import Permission
 from core.modules import ModuleInfo
-from plugins.collection import services
-from plugins.collection.models import CollectionSettings
+from plugins.collection import compliance, models
 
 MODULE = ModuleInfo(
     "collection",
     _l("Collection"),
     description=_l(
-        "Allocation, the collector workbench, collection records and the compliance gate."
+        "Allocation, the collector workbench, collection records and the compliance gate, "
+        "promises and payment claims, letters and SMS, complaints."
     ),
 )
 
 
 @hookimpl
+def register_blueprints():
+    from plugins.collection.api import collection_api
+    from plugins.collection.views import collection
+
+    return [collection, collection_api]
+
+
+@hookimpl
 def register_models():
-    return [CollectionSettings]
+    return [
+        models.CollectionSettings,
+        models.ResultCode,
+        models.CaseWork,
+        models.Promise,
+        models.Complaint,
+        models.MessageTemplate,
+        models.OutboxMessage,
+        models.AllocationPlan,
+    ]
+
+
+@hookimpl
+def register_permissions():
+    return [
+        Permission("collection.allocate", _l("Allocate and reassign cases"), ("manager", "team_leader")),
+        Permission("collection.work_own", _l("Work the cases one holds"), ("collector", "team_leader")),
+        Permission("collection.work_team", _l("Work the cases of one's team"), ("team_leader",)),
+        Permission("collection.work_all", _l("Work any case one can see"), ("manager",)),
+        Permission("collection.confirm_payments", _l("Confirm or reject payment claims"), ("manager",)),
+        Permission("collection.manage_templates", _l("Edit letter and SMS templates"), ("manager",)),
+        Permission("collection.handle_complaints", _l("Handle complaints"), ("manager",)),
+        Permission("collection.manage_settings", _l("Edit a contract's collection settings and result codes"), ("manager",)),
+    ]  # fmt: skip
+
+
+@hookimpl
+def register_nav_items():
+    return []
 
 
 @hookimpl
 def after_module_enabled(contract):
-    services.settings_for(contract, create=True)
+    compliance.settings_for(contract, create=True)
 
 
 @hookimpl
 def check_contact(case, channel, contact_type, target, at):
-    return services.contact_refusals(
+    return compliance.contact_refusals(
         case, channel=channel, contact_type=contact_type, target=target, at=at
     )

@@ -1,0 +1,3 @@
+"""(being written)"""
+
+from plugins.collection.api import collection_api  # noqa: F401

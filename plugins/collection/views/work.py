@@ -1,0 +1,3 @@
+"""(being written)"""
+
+from plugins.collection.views import collection  # noqa: F401
