@@ -68,3 +68,11 @@ def check_contact(case, channel, contact_type, target, at):
     return compliance.contact_refusals(
         case, channel=channel, contact_type=contact_type, target=target, at=at
     )
+
+
+@hookimpl
+def case_detail_panels(case, user):
+    from plugins.collection.views import complaints, messages, work
+
+    panels = [area.case_panel(case, user) for area in (work, messages, complaints)]
+    return [panel for panel in panels if panel is not None]
