@@ -8,6 +8,8 @@ the API and imported records are all held to them.
   ``contact_start`` (included) and ``contact_end`` (excluded), in the debtor's local time
   (the case's own time zone, else the contract's);
 - unanswered calls: at most N per number per debtor-local day (N per contract, default 6);
+  a call is unanswered when its result's outcome on the contract says so (no answer,
+  switched off, busy, an invalid number …), so renamed and added result codes count too;
 - third parties: only once the debtor is unreachable (every number of the debtor's marked
   invalid, or the last N calls to the debtor failed, default 3); a number marked
   do-not-contact is never allowed.
@@ -29,9 +31,16 @@ from plugins.collection.models import (
     DEFAULT_THIRD_PARTY_AFTER_FAILURES,
     CollectionSettings,
 )
+from plugins.collection.results import (
+    FAILED_OUTCOMES,
+    UNANSWERED_OUTCOMES,
+    results_with_outcomes,
+)
 
 # -- result codes ------------------------------------------------------------------------------
 
+# The default codes the tests and the demo name; what counts as unanswered or failed is read
+# from each contract's result codes (their ``outcome``), see plugins.collection.results.
 NO_ANSWER = "no_answer"
 SWITCHED_OFF = "switched_off"
 BUSY = "busy"
@@ -39,13 +48,6 @@ INVALID_NUMBER = "invalid_number"
 OUT_OF_SERVICE = "out_of_service"
 REJECTED_CALL = "rejected_call"
 WRONG_PERSON = "wrong_person"
-
-#: Results of a call nobody answered: they count towards the daily limit per number.
-UNANSWERED = frozenset(
-    {NO_ANSWER, SWITCHED_OFF, BUSY, INVALID_NUMBER, OUT_OF_SERVICE, REJECTED_CALL}
-)
-#: Results of a call that did not reach the debtor: a run of them makes the debtor unreachable.
-FAILED = UNANSWERED | {WRONG_PERSON}
 
 #: Channels held to the contact window ("other" is not a contact with the debtor).
 WINDOWED_CHANNELS = ("phone", "sms", "letter", "visit")
@@ -162,7 +164,7 @@ def unanswered_calls_today(case: Case, target: str, at: datetime) -> int:
             Activity.kind == "contact",
             Activity.channel == "phone",
             Activity.target == target,
-            Activity.result.in_(UNANSWERED),
+            Activity.result.in_(results_with_outcomes(case.contract, UNANSWERED_OUTCOMES)),
             Activity.at >= day_start,
             Activity.at < _aware(at).astimezone(UTC),
         )
@@ -228,9 +230,10 @@ def failed_calls_in_a_row(case: Case, at: datetime, limit: int) -> int:
         .order_by(Activity.at.desc(), Activity.id.desc())
         .limit(limit)
     ).all()
+    failed = results_with_outcomes(case.contract, FAILED_OUTCOMES)
     streak = 0
     for result in results:
-        if result not in FAILED:
+        if result not in failed:
             break
         streak += 1
     return streak
