@@ -121,6 +121,23 @@ def test_hook_after_payment_recorded(start):
     assert calls[-1] == (case_on.serial, Decimal(100), Decimal("600.00"))
 
 
+def test_hook_after_activity_recorded(start):
+    calls = []
+
+    def recorded(case, activity, user):
+        calls.append((case.serial, activity.id is not None, activity.result, user.username))
+
+    maple = start(plugin("gadget", module=True, after_activity_recorded=recorded))
+    on, off = maple.contract(modules=["gadget"]), maple.contract()
+    admin = maple.make_user("admin")
+    (case_on,) = make_cases(maple.db, on)
+    (case_off,) = make_cases(maple.db, off)
+    at = datetime(2026, 3, 2, 3, 0, tzinfo=UTC)
+    services.record_activity(case_on, admin, at=at, result="no_answer")
+    services.record_activity(case_off, admin, at=at, result="no_answer")
+    assert calls == [(case_on.serial, True, "no_answer", admin.username)]
+
+
 def test_hook_check_case_work(start, request):
     def hold(case, action):
         return "complaint hold" if case.remark == "投诉" else None

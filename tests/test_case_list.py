@@ -11,6 +11,7 @@ from sqlalchemy import select
 from support.cases import make_batch, make_cases
 
 from core.audit.models import AuditEntry
+from core.auth.models import RolePermission
 from core.batches.models import IMPORTED, NOT_IMPORTED
 from core.cases import services
 from core.cases.filters import CaseFilter, count_cases, list_query
@@ -142,24 +143,51 @@ def test_unmasking_the_list_is_audited(client, login_as, world, db):
     assert entry.details["filter"] == {"q": "LS-1"}
 
 
-def test_collector_sees_only_cases_of_their_contracts(client, login_as, world, db):
-    login_as("collector", contracts=[world["first"]])
-    listing = client.get("/cases/?per_page=200")
-    assert listing.text.count('data-case="') == 11
-    theirs = db.session.scalar(select(Case).where(Case.contract_id == world["second"].id))
-    mine = db.session.scalar(select(Case).where(Case.contract_id == world["first"].id))
-    assert theirs.serial not in listing.text
-    assert client.get(f"/cases/{theirs.id}").status_code == 404
-    assert client.get(f"/cases/{mine.id}").status_code == 200
-    assert len(found_as(world, "first")) == 11
-
-
-def found_as(world, key):
-    from core.auth.models import User
+def _hold(cases, user, world, team=None):
     from core.extensions import db
 
-    user = db.session.scalar(select(User).where(User.username.startswith("collector")))
-    return found(user)
+    services.assign(cases, holder=user, team=team, user=world["admin"])
+    db.session.commit()
+
+
+def test_collector_sees_only_the_cases_they_hold_on_their_contracts(
+    client, login_as, world, db, make_user
+):
+    collector = login_as("collector", contracts=[world["first"]])
+    on_first = list(db.session.scalars(select(Case).filter_by(contract_id=world["first"].id)))
+    on_second = db.session.scalar(select(Case).filter_by(contract_id=world["second"].id))
+    _hold(on_first[:3], collector, world)
+    _hold([on_second], collector, world)  # held, but on a contract that is not theirs
+    _hold(on_first[3:5], make_user("collector"), world)  # a colleague's
+    listing = client.get("/cases/?per_page=200")
+    assert listing.text.count('data-case="') == 3
+    assert on_second.serial not in listing.text and on_first[3].serial not in listing.text
+    assert client.get(f"/cases/{on_second.id}").status_code == 404
+    assert client.get(f"/cases/{on_first[3].id}").status_code == 404  # a colleague's case
+    assert client.get(f"/cases/{on_first[5].id}").status_code == 404  # in the pool
+    assert client.get(f"/cases/{on_first[0].id}").status_code == 200
+    assert {row.id for row in found(collector)} == {c.id for c in on_first[:3]}
+
+
+def test_team_leader_sees_their_teams_cases_and_a_manager_all(login_as, world, db, make_user):
+    from core.auth.models import Team
+
+    team, other = Team(name="一组"), Team(name="二组")
+    db.session.add_all([team, other])
+    db.session.commit()
+    leader = make_user("team_leader", contracts=[world["first"]], team=team)
+    member = make_user("collector", contracts=[world["first"]], team=team)
+    outsider = make_user("collector", contracts=[world["first"]], team=other)
+    on_first = list(db.session.scalars(select(Case).filter_by(contract_id=world["first"].id)))
+    _hold(on_first[:2], member, world)
+    _hold(on_first[2:3], None, world, team=team)  # the team's pool
+    _hold(on_first[3:4], outsider, world)
+    assert {row.id for row in found(leader)} == {c.id for c in on_first[:3]}
+    assert services.can_see_case(leader, on_first[2]) and not services.can_see_case(
+        leader, on_first[3]
+    )
+    manager = make_user("manager")
+    assert len(found(manager)) == 16
 
 
 def test_case_detail_page_shows_the_case_file_masked(client, login_as, world, db):
@@ -295,6 +323,12 @@ def test_whole_result_operation_touches_only_visible_cases(world, db, make_user)
     from core.cases.filters import ids_query
 
     collector = make_user("collector", contracts=[world["second"]])
+    cases = db.session.scalars(select(Case).filter_by(contract_id=world["second"].id)).all()
+    cases[0].holder = collector  # held, so visible, but paused: assign() would refuse it
+    db.session.commit()
+    assert count_cases(collector, CaseFilter()) == 1
+    collector.role.grants.append(RolePermission(permission="core.cases.view_contract"))
+    db.session.commit()
     outcome = services.change_status_of(ids_query(collector, CaseFilter()), "resume", "ok", None)
     assert outcome.changed == 5 and outcome.skipped == {}
     outcome = services.change_status_of(

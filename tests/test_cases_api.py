@@ -15,8 +15,9 @@ from core.cases.models import PAUSED, Case
 
 
 class Api:
-    def __init__(self, client, token):
+    def __init__(self, client, token, user=None):
         self.client, self.headers = client, {"Authorization": f"Bearer {token}"}
+        self.user = user
 
     def __getattr__(self, method):
         def call(path, **kwargs):
@@ -33,7 +34,7 @@ def api_as(client, make_user, db):
         user = make_user(role, **kwargs)
         _token, plain = issue_token(user, "test")
         db.session.commit()
-        return Api(client, plain)
+        return Api(client, plain, user)
 
     return make
 
@@ -91,13 +92,16 @@ def test_collector_cannot_read_a_case_of_another_contract(api_as, world, db):
     role.grants.append(RolePermission(permission="core.api.use"))
     db.session.commit()
     api = api_as("collector", contracts=[world["mine"]])
+    collector = api.user
     theirs = db.session.scalar(select(Case).where(Case.contract_id == world["theirs"].id))
-    mine = db.session.scalar(select(Case).where(Case.contract_id == world["mine"].id))
+    mine, pool, _ = db.session.scalars(select(Case).where(Case.contract_id == world["mine"].id))
+    mine.holder = theirs.holder = collector
+    db.session.commit()
     assert api.get(f"/cases/{theirs.id}").status_code == 404
+    assert api.get(f"/cases/{pool.id}").status_code == 404  # not theirs to hold
     assert api.get(f"/cases/{mine.id}").status_code == 200
     listed = api.get("/cases?per_page=200").json
-    assert listed["total"] == 3
-    assert theirs.serial not in {item["serial"] for item in listed["items"]}
+    assert listed["total"] == 1 and listed["items"][0]["serial"] == mine.serial
 
 
 def test_case_operations_by_ids_and_by_filter(api_as, world, db):

@@ -658,6 +658,8 @@ def test_notes_case_panel_shows_only_where_notes_are_on(
     user = login_as("collector", contracts=[on, off])
     add_note(on, "先联系联系人", user)
     case_on, case_off = make_case(db, on, "N-1"), make_case(db, off, "N-2")
+    case_on.holder = case_off.holder = user  # a collector sees the cases they hold
+    db.session.commit()
 
     def notes_panels(case):
         with app.test_request_context():
