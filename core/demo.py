@@ -11,6 +11,7 @@ from core.auth.models import Role, Team, User
 from core.auth.services import create_user
 from core.clients.models import Client, Contract
 from core.clients.services import save_client, save_contract
+from core.demo_history import add_history
 from core.extensions import db
 from core.modules import enable_module, installed_modules
 from core.web.filters import role_title
@@ -29,6 +30,8 @@ DEMO_USERS = [
     ("qa", "周质检", "qa_inspector"),
     ("bank", "江苏中行查看员", "client_viewer"),
 ]
+#: Two more collectors, so allocation and the team leader's view have people to show.
+MORE_COLLECTORS = [("collector2", "陈催收", "一组"), ("collector3", "刘催收", "二组")]
 
 
 def create_demo_data() -> list[tuple[str, str]]:
@@ -69,11 +72,15 @@ def create_demo_data() -> list[tuple[str, str]]:
             commission_rate=Decimal("0.1200"),
         )
     _add_demo_batches(contract)
-    team = db.session.scalar(select(Team).filter_by(name="一组")) or Team(name="一组")
-    db.session.add(team)
+    teams = {}
+    for name in ("一组", "二组"):
+        teams[name] = db.session.scalar(select(Team).filter_by(name=name)) or Team(name=name)
+        db.session.add(teams[name])
     roles = {role.name: role for role in db.session.scalars(select(Role))}
+    people = [(*user, "一组") for user in DEMO_USERS]
+    people += [(username, name, "collector", team) for username, name, team in MORE_COLLECTORS]
     logins = []
-    for username, display_name, role_name in DEMO_USERS:
+    for username, display_name, role_name, team in people:
         if db.session.scalar(select(User.id).filter_by(username=username)) is None:
             create_user(
                 username=username,
@@ -82,25 +89,11 @@ def create_demo_data() -> list[tuple[str, str]]:
                 role=roles[role_name],
                 client=client if role_name == "client_viewer" else None,
                 contracts=[contract] if role_name not in ("admin", "client_viewer") else [],
-                team=team if role_name in ("team_leader", "collector") else None,
+                team=teams[team] if role_name in ("team_leader", "collector") else None,
             )
         logins.append((username, str(role_title(roles[role_name]))))
-    _give_collector_cases(contract)
+    add_history(contract)
     return logins
-
-
-def _give_collector_cases(contract, count: int = 120) -> None:
-    """The demo collector holds part of the first batch; the rest waits in the pool."""
-    from core.cases.models import Case
-    from core.cases.services import assign
-
-    collector = db.session.scalar(select(User).filter_by(username="collector"))
-    if db.session.scalar(select(Case.id).filter_by(holder_id=collector.id).limit(1)):
-        return
-    cases = db.session.scalars(
-        select(Case).filter_by(contract_id=contract.id).order_by(Case.id).limit(count)
-    ).all()
-    assign(cases, holder=collector, user=None, reason="演示分案")
 
 
 #: (batch no., entrust date, collection area, cases) — two hand-overs from the bank.

@@ -7,9 +7,10 @@ from sqlalchemy import select
 
 from core.auth.models import User
 from core.batches.models import IMPORTED, Batch
-from core.cases.models import Case
+from core.cases.models import CONFIRMED, PENDING, Activity, Case, Payment
 from core.clients.models import Contract
-from core.demo import DEMO_BATCHES, DEMO_PASSWORD, DEMO_USERS
+from core.demo import DEMO_BATCHES, DEMO_PASSWORD, DEMO_USERS, MORE_COLLECTORS
+from core.demo_history import SHARES
 
 
 def run(app, *args, input=None):
@@ -22,7 +23,8 @@ def test_demo_creates_a_user_per_role_and_runs_twice_safely(app, db):
     assert DEMO_PASSWORD in first.output
     assert run(app, "demo", "--no-serve").exit_code == 0
     users = db.session.scalars(select(User)).all()
-    assert sorted(u.username for u in users) == sorted(name for name, _n, _r in DEMO_USERS)
+    expected = [name for name, _n, _r in DEMO_USERS] + [name for name, *_ in MORE_COLLECTORS]
+    assert sorted(u.username for u in users) == sorted(expected)
     assert {u.role.name for u in users} == {role for _u, _n, role in DEMO_USERS}
     for username, _name, _role in DEMO_USERS:
         assert username in first.output
@@ -35,8 +37,17 @@ def test_demo_creates_a_user_per_role_and_runs_twice_safely(app, db):
     assert [tuple(row) for row in batches] == [
         (batch_no, IMPORTED, count) for batch_no, _d, _a, count in DEMO_BATCHES
     ]
-    collector = db.session.scalar(select(User).filter_by(username="collector"))
-    assert db.session.scalar(select(db.func.count(Case.id)).filter_by(holder_id=collector.id)) > 0
+    for username, held in SHARES:
+        collector = db.session.scalar(select(User).filter_by(username=username))
+        count = select(db.func.count(Case.id)).filter_by(holder_id=collector.id)
+        assert db.session.scalar(count) == held
+    # A month of records, repayments and claims, the same on every run.
+    records = db.session.scalar(select(db.func.count(Activity.id)))
+    assert records > 500
+    assert db.session.scalar(select(db.func.count(Payment.id)).filter_by(status=CONFIRMED)) > 20
+    assert db.session.scalar(select(db.func.count(Payment.id)).filter_by(status=PENDING)) > 3
+    assert run(app, "demo", "--no-serve").exit_code == 0
+    assert db.session.scalar(select(db.func.count(Activity.id))) == records
     contracts = db.session.scalars(select(Contract).order_by(Contract.number)).all()
     assert len(contracts) == 2  # one with every module on, one with none: modules are per contract
     assert contracts[1].enabled_modules == set()
