@@ -37,12 +37,12 @@ class ComplaintSchema(Schema):
     resolved_at = fields.DateTime(allow_none=True)
 
 
-class RegisterSchema(Schema):
+class ComplaintRegisterSchema(Schema):
     channel = fields.String(required=True, validate=validate.OneOf(tuple(service.CHANNELS)))
     content = Text(required=True, validate=validate.Length(1, service.MAX_CONTENT))
 
 
-class ResolveSchema(Schema):
+class ComplaintResolveSchema(Schema):
     resolution = Text(required=True, validate=validate.Length(1, service.MAX_CONTENT))
 
 
@@ -97,7 +97,7 @@ def list_complaints(query):
 @collection_api.route("/cases/<int:case_id>/complaints", methods=["POST"])
 @endpoint(
     permission=LOGGED_IN,
-    body=RegisterSchema,
+    body=ComplaintRegisterSchema,
     response=ComplaintSchema,
     status=201,
     summary="Register a complaint on a case; the case is held until it is resolved",
@@ -113,7 +113,7 @@ def register_complaint(case_id, data):
 @collection_api.route("/complaints/<int:complaint_id>/resolve", methods=["POST"])
 @endpoint(
     permission="collection.handle_complaints",
-    body=ResolveSchema,
+    body=ComplaintResolveSchema,
     response=ComplaintSchema,
     summary="Resolve an open complaint; the case's hold lifts once none is open",
     tag=TAG,

@@ -63,14 +63,14 @@ class TemplateQuerySchema(Schema):
     channel = fields.String(validate=validate.OneOf(tuple(messages.CHANNELS)))
 
 
-class PreviewQuerySchema(Schema):
+class TemplatePreviewQuerySchema(Schema):
     case = fields.Integer(
         validate=validate.Range(1, MAX_ID),
         metadata={"description": "a case id of the template's contract; none: a sample debtor"},
     )
 
 
-class PreviewSchema(Schema):
+class TemplatePreviewSchema(Schema):
     template_id = fields.Integer()
     case_id = fields.Integer(allow_none=True)
     subject = fields.String()
@@ -223,8 +223,8 @@ def update_template(template_id, data):
 @collection_api.route("/templates/<int:template_id>/preview")
 @endpoint(
     permission=LOGGED_IN,
-    query=PreviewQuerySchema,
-    response=PreviewSchema,
+    query=TemplatePreviewQuerySchema,
+    response=TemplatePreviewSchema,
     summary="A template filled for a case (or a sample debtor), as it would be sent",
     tag=TAG,
 )
