@@ -55,7 +55,14 @@ def register_permissions():
 
 @hookimpl
 def register_nav_items():
-    return []
+    from core.web.nav import NavItem
+
+    return [
+        # -- msg: complaints, templates, the outbox
+        NavItem(_l("Complaints"), "collection.complaint_list", "collection.handle_complaints", order=340),
+        NavItem(_l("Letter & SMS templates"), "collection.template_list", "collection.manage_templates", order=350),
+        NavItem(_l("SMS outbox"), "collection.outbox", "collection.manage_templates", order=360),
+    ]  # fmt: skip
 
 
 @hookimpl
@@ -76,3 +83,29 @@ def case_detail_panels(case, user):
 
     panels = [area.case_panel(case, user) for area in (work, messages, complaints)]
     return [panel for panel in panels if panel is not None]
+
+
+# -- msg: letters and SMS, the outbox gateway, complaints, report sections ---------------------
+
+
+@hookimpl
+def check_case_work(case, action):
+    """An open complaint holds the case (assignment excepted, see complaints.py)."""
+    from plugins.collection import complaints
+
+    return complaints.hold_reason(case, action)
+
+
+@hookimpl(trylast=True)
+def send_sms(message):
+    """The built-in gateway, asked last: no provider, the message stays in the outbox."""
+    from plugins.collection import messages
+
+    return messages.builtin_gateway(message)
+
+
+@hookimpl
+def report_sections(contract, start, end, user):
+    from plugins.collection import report_sections
+
+    return report_sections.sections(contract, start, end, user)
