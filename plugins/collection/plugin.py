@@ -58,6 +58,8 @@ def register_nav_items():
     from core.web.nav import NavItem
 
     return [
+        # -- alloc: allocation
+        NavItem(_l("Allocation"), "collection.allocation_index", "collection.allocate", order=200),
         # -- msg: complaints, templates, the outbox
         NavItem(_l("Complaints"), "collection.complaint_list", "collection.handle_complaints", order=340),
         NavItem(_l("Letter & SMS templates"), "collection.template_list", "collection.manage_templates", order=350),
@@ -109,3 +111,13 @@ def report_sections(contract, start, end, user):
     from plugins.collection import report_sections
 
     return report_sections.sections(contract, start, end, user)
+
+
+# -- alloc: allocation strategies and plans, the allocation sheet import ----------------------
+
+
+@hookimpl
+def register_import_kinds():
+    from plugins.collection.imports import import_kinds
+
+    return import_kinds()
