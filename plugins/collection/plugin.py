@@ -64,12 +64,21 @@ def register_nav_items():
         NavItem(_l("Complaints"), "collection.complaint_list", "collection.handle_complaints", order=340),
         NavItem(_l("Letter & SMS templates"), "collection.template_list", "collection.manage_templates", order=350),
         NavItem(_l("SMS outbox"), "collection.outbox", "collection.manage_templates", order=360),
+        # -- work: collectors and team leaders work their own (team's) cases on the workbench;
+        # managers (work_all) get the same queues over every case they see, a page of its own.
+        NavItem(_l("Workbench"), "collection.workbench", "collection.work_own", order=150),
+        NavItem(_l("Collection queues"), "collection.queues", "collection.work_all", order=160),
+        NavItem(_l("Payment confirmation"), "collection.payments", "collection.confirm_payments", order=300),
+        NavItem(_l("Collection settings"), "collection.settings_index", "collection.manage_settings", order=800),
     ]  # fmt: skip
 
 
 @hookimpl
 def after_module_enabled(contract):
+    from plugins.collection import results
+
     compliance.settings_for(contract, create=True)
+    results.ensure_defaults(contract)
 
 
 @hookimpl
@@ -85,6 +94,37 @@ def case_detail_panels(case, user):
 
     panels = [area.case_panel(case, user) for area in (work, messages, complaints)]
     return [panel for panel in panels if panel is not None]
+
+
+# -- work: the workbench, records, result codes, promises, payment claims ----------------------
+
+
+@hookimpl
+def after_case_assigned(case, holder, previous):
+    from plugins.collection import work
+
+    work.case_assigned(case, holder, previous)
+
+
+@hookimpl
+def after_activity_recorded(case, activity):
+    from plugins.collection import work
+
+    work.activity_recorded(case, activity)
+
+
+@hookimpl
+def after_payment_recorded(case, payment, user):
+    from plugins.collection import promises
+
+    promises.payment_recorded(case, payment, user)
+
+
+@hookimpl
+def register_commands():
+    from plugins.collection.commands import collection_command
+
+    return [collection_command]
 
 
 # -- msg: letters and SMS, the outbox gateway, complaints, report sections ---------------------

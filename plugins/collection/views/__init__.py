@@ -7,4 +7,4 @@ collection = Blueprint(
 )
 
 # Each area adds its routes to ``collection``.
-from plugins.collection.views import allocation, complaints, messages, work  # noqa: F401
+from plugins.collection.views import allocation, complaints, messages, settings, work  # noqa: F401
