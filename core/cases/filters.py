@@ -180,9 +180,12 @@ class CaseFilter:
             c.append(search_condition(self.q))
         return c
 
-    def order_by(self) -> list:
+    def order_by(self, *, unindexed: bool = False) -> list:
+        """The sort, then the id; ``unindexed``: as expressions no index can serve."""
         column = SORTS.get(self.sort, Case.id)
         columns = [column] if column is Case.id else [column, Case.id]
+        if unindexed:
+            columns = [c + 0 for c in columns]
         if self.dir == "desc":
             return [c.desc() for c in columns]
         return [c.asc() for c in columns]
@@ -281,9 +284,14 @@ def holder_condition(user):
     """``None`` for who sees every case of their contracts; else their own (team's) cases."""
     if user.can("core.cases.view_contract"):
         return None
-    if user.can("core.cases.view_team") and user.team_id is not None:
+    if sees_team(user):
         return or_(Case.holder_id == user.id, Case.team_id == user.team_id)
     return Case.holder_id == user.id
+
+
+def sees_team(user) -> bool:
+    """Whether ``user`` sees the cases of their team besides their own (a team leader)."""
+    return user.can("core.cases.view_team") and user.team_id is not None
 
 
 def visible_contract_ids(user) -> list[int] | None:
@@ -301,7 +309,9 @@ def visible_contract_ids(user) -> list[int] | None:
 
 
 def where(user, case_filter: CaseFilter, *, broad: bool = False) -> list:
-    conditions = case_filter.conditions(broad=broad)
+    # Beside a collector's own cases (the selective condition), any range is broad.
+    own_cases_only = user is not None and holder_condition(user) is not None
+    conditions = case_filter.conditions(broad=broad or own_cases_only)
     visible = visibility_condition(user)
     if visible is not None:
         conditions.append(visible)
@@ -435,10 +445,14 @@ def _page_ids(user, case_filter: CaseFilter, limit: int, offset: int, broad: boo
     contracts = None if user is None else visible_contract_ids(user)
     holders = None if user is None else holder_condition(user)
     if holders is not None:
-        # A collector's own cases are few: their holder index leads, whatever the contracts.
-        conditions = [*case_filter.conditions(broad=broad), holders]
+        # A collector's cases are a few thousand at most: found from the holder index, then
+        # sorted. Sorting by ``column + 0`` keeps the planners off the primary key (or an
+        # amount index), which they would walk expecting the holder's rows all along it;
+        # ranges are marked broad, or SQLite reads a whole contract's range instead.
+        conditions = [*case_filter.conditions(broad=True), holders]
         if contracts is not None:
             conditions.append(Case.contract_id.in_(contracts) if contracts else false())
+        order = case_filter.order_by(unindexed=True)
         return _slice(conditions, order, limit, offset).subquery("page")
     if contracts is not None and case_filter.contract is not None:
         contracts = [c for c in contracts if c == case_filter.contract]

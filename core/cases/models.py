@@ -50,6 +50,10 @@ class Case(db.Model):
         # PostgreSQL-only index (ddl_if) is lost by Alembic's autogenerate, which renders and
         # compares every index on every database.
         Index("ix_cases_name_prefix", "name", postgresql_ops={"name": "varchar_pattern_ops"}),
+        # A collector's own cases (core.cases.filters.holder_condition) on their contracts:
+        # counted and paged from this index alone (a plain holder_id index left PostgreSQL
+        # walking the primary key, 590 ms at 1M cases, and SQLite reading every held row).
+        Index("ix_cases_holder_id_contract_id_id", "holder_id", "contract_id", "id"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -113,7 +117,7 @@ class Case(db.Model):
     status: Mapped[str] = mapped_column(String(16), default=NORMAL, index=True)
     status_reason: Mapped[str] = mapped_column(String(500), default="")
     #: Who holds the case now (history in case_assignments).
-    holder_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"), index=True)
+    holder_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
     team_id: Mapped[int | None] = mapped_column(ForeignKey("teams.id"), index=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
