@@ -11,7 +11,7 @@ from __future__ import annotations
 from flask import abort
 from flask_babel import gettext as _
 from flask_login import current_user
-from marshmallow import Schema, fields, validate
+from marshmallow import Schema, ValidationError, fields, validate
 from sqlalchemy import func, select
 
 from core import masking
@@ -119,14 +119,19 @@ class PromiseQuerySchema(Schema):
     status = fields.String(validate=validate.OneOf((PROMISE_PENDING, PROMISE_KEPT, PROMISE_BROKEN)))
 
 
+def positive(value) -> None:
+    # Not validate.Range: the OpenAPI document would then give this string field a minimum.
+    if value <= 0:
+        raise ValidationError(_("A payment must be a positive amount."))
+
+
 class ClaimSchema(Schema):
     """A payment claim (CP): what the debtor says they paid, pending until confirmed."""
 
     id = fields.Integer(dump_only=True)
     case_id = fields.Integer(dump_only=True)
     amount = fields.Decimal(
-        places=2, as_string=True, required=True,
-        validate=validate.Range(min=0, min_inclusive=False),
+        places=2, as_string=True, required=True, validate=positive,
         metadata={"type": "string", "format": "decimal", "example": "1200.00"},
     )  # fmt: skip
     paid_on = fields.Date(required=True)
