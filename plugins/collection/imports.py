@@ -34,16 +34,31 @@ AllocationSheetSchema = type(
     {
         **KEY_FIELDS,
         "collector": cell(
-            limited(120), _l("Collector"), "催收员", "催收人员", "催收员账号", "催收员用户名",
-            "分配催收员", "分案催收员", "催收人", "业务员", excel=TEXT, required=True,
+            limited(120),
+            _l("Collector"),
+            "催收员",
+            "催收人员",
+            "催收员账号",
+            "催收员用户名",
+            "分配催收员",
+            "分案催收员",
+            "催收人",
+            "业务员",
+            excel=TEXT,
+            required=True,
             note=_l("The collector's user name, or their name when only one user has it."),
         ),
         "team": cell(
-            limited(120), _l("Team"), "小组", "催收小组", "组别", "团队",
+            limited(120),
+            _l("Team"),
+            "小组",
+            "催收小组",
+            "组别",
+            "团队",
             note=_l("Optional: the collector's team, as a check."),
         ),
     },
-)  # fmt: skip
+)
 
 
 class _Sheet:
@@ -73,8 +88,9 @@ class _Sheet:
         if len(named) == 1:
             return named[0], ""
         if named:
-            return None, _("%(n)d users are named %(name)s; write the user name.",
-                           n=len(named), name=value)  # fmt: skip
+            return None, _(
+                "%(n)d users are named %(name)s; write the user name.", n=len(named), name=value
+            )
         return None, _("There is no user %(name)s.", name=value)
 
     def candidate(self, user: User):
@@ -106,8 +122,15 @@ def apply_allocation_sheet(ctx, rows) -> None:
             ctx.reject(row, "collector", candidate.refusal)
             continue
         if not candidate.takes(case.contract_id):
-            ctx.reject(row, "collector", _("%(name)s is not a member of contract %(number)s.",
-                                           name=user.display_name, number=ctx.contract.number))  # fmt: skip
+            ctx.reject(
+                row,
+                "collector",
+                _(
+                    "%(name)s is not a member of contract %(number)s.",
+                    name=user.display_name,
+                    number=ctx.contract.number,
+                ),
+            )
             continue
         team = user.team
         if row.data["team"]:
@@ -116,8 +139,15 @@ def apply_allocation_sheet(ctx, rows) -> None:
                 ctx.reject(row, "team", _("There is no team %(name)s.", name=row.data["team"]))
                 continue
             if user.team_id != team.id:
-                ctx.reject(row, "team", _("%(name)s is not a member of team %(team)s.",
-                                          name=user.display_name, team=team.name))  # fmt: skip
+                ctx.reject(
+                    row,
+                    "team",
+                    _(
+                        "%(name)s is not a member of team %(team)s.",
+                        name=user.display_name,
+                        team=team.name,
+                    ),
+                )
                 continue
         if case.id not in reachable:
             ctx.reject(row, key_field, _("This case is not among the cases you may allocate."))
@@ -138,8 +168,9 @@ def apply_allocation_sheet(ctx, rows) -> None:
         user = sheet.candidates[user_id].user
         team = db.session.get(Team, team_id) if team_id is not None else None
         by_case = {case.id: row for row, case in pairs}
-        outcome = assign([case for _row, case in pairs], holder=user, team=team, user=ctx.user,
-                         reason=reason)  # fmt: skip
+        outcome = assign(
+            [case for _row, case in pairs], holder=user, team=team, user=ctx.user, reason=reason
+        )
         for case in outcome.changed:
             ctx.updated(by_case[case.id])
         for case, why in outcome.skipped:
@@ -153,8 +184,9 @@ def _reachable(scope: Scope, case_ids) -> set[int]:
     found: set[int] = set()
     for start in range(0, len(ids), ID_CHUNK):
         part = ids[start : start + ID_CHUNK]
-        found.update(db.session.scalars(select(Case.id).where(Case.id.in_(part),
-                                                              *case_conditions(scope))))  # fmt: skip
+        found.update(
+            db.session.scalars(select(Case.id).where(Case.id.in_(part), *case_conditions(scope)))
+        )
     return found
 
 
@@ -165,7 +197,9 @@ def import_kinds() -> list[ImportKind]:
             _l("Allocation sheet"),
             AllocationSheetSchema,
             apply_allocation_sheet,
-            description=_l("Case key and collector (催收员) per row; each case goes to that "
-                           "collector, held to the allocation rules."),
+            description=_l(
+                "Case key and collector (催收员) per row; each case goes to that "
+                "collector, held to the allocation rules."
+            ),
         )
-    ]  # fmt: skip
+    ]

@@ -193,10 +193,15 @@ def preview_plan(data):
     and after. Commit it with ``/allocation/plans/{id}/commit``."""
     scope = service.scope_for(current_user)
     plan = service.preview(
-        current_user, data["strategy"], _choice(scope, data), collectors=data["collectors"],
-        areas=data["areas"], area_mode=data["area_mode"], basis=data["basis"],
+        current_user,
+        data["strategy"],
+        _choice(scope, data),
+        collectors=data["collectors"],
+        areas=data["areas"],
+        area_mode=data["area_mode"],
+        basis=data["basis"],
         reason=data["reason"],
-    )  # fmt: skip
+    )
     db.session.commit()
     return plan
 
@@ -244,9 +249,12 @@ def assign_cases(data):
     case's contract is refused (422) naming the contract."""
     scope = service.scope_for(current_user)
     plan = service.plan_direct(
-        current_user, _choice(scope, data), collector=data.get("user_id"),
-        team=data.get("team_id"), reason=data["reason"],
-    )  # fmt: skip
+        current_user,
+        _choice(scope, data),
+        collector=data.get("user_id"),
+        team=data.get("team_id"),
+        reason=data["reason"],
+    )
     return _commit(plan)
 
 

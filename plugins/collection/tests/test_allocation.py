@@ -32,8 +32,9 @@ class AssignedProbe:
 
     @hookimpl
     def after_case_assigned(self, case, holder, previous):
-        self.calls.append((case.id, holder.id if holder else None,
-                           previous.id if previous else None))  # fmt: skip
+        self.calls.append(
+            (case.id, holder.id if holder else None, previous.id if previous else None)
+        )
 
 
 @pytest.fixture
@@ -59,12 +60,15 @@ class World:
         self.one, self.two = Team(name="一组"), Team(name="二组")
         db.session.add_all([self.one, self.two])
         db.session.commit()
-        self.a = make_user("collector", username="alice", name="Alice", contracts=[self.k],
-                           team=self.one)  # fmt: skip
-        self.b = make_user("collector", username="bob", name="Bob", contracts=[self.k],
-                           team=self.one)  # fmt: skip
-        self.c = make_user("collector", username="carol", name="Carol", contracts=[self.k],
-                           team=self.two)  # fmt: skip
+        self.a = make_user(
+            "collector", username="alice", name="Alice", contracts=[self.k], team=self.one
+        )
+        self.b = make_user(
+            "collector", username="bob", name="Bob", contracts=[self.k], team=self.one
+        )
+        self.c = make_user(
+            "collector", username="carol", name="Carol", contracts=[self.k], team=self.two
+        )
         self.outsider = make_user("collector", username="olga", name="Olga", contracts=[self.off])
         self.manager = make_user("manager", username="mia", contracts=[self.k])
         self.leader = make_user("team_leader", username="leo", contracts=[self.k], team=self.one)
@@ -100,15 +104,17 @@ def plan_matches_holders(db, plan) -> bool:
     return True
 
 
-# -- strategies ----------------------------------------------------------------------------------
+# -- strategies --------------------------------------------------------------------------------
 
 
 def test_even_by_count_gives_each_collector_as_many_cases_and_commit_equals_preview(world, db):
     cases = world.cases(10)
     plan = service.preview(
-        world.manager, service.EVEN_COUNT, Choice(case_ids=[c.id for c in cases]),
+        world.manager,
+        service.EVEN_COUNT,
+        Choice(case_ids=[c.id for c in cases]),
         collectors=[world.a.id, world.b.id, world.c.id],
-    )  # fmt: skip
+    )
     db.session.commit()
     rows = {row["key"]: row for row in plan.params["summary"]["rows"]}
     assert sorted(rows[f"user:{u.id}"]["in_cases"] for u in (world.a, world.b, world.c)) == [
@@ -138,8 +144,12 @@ def test_even_by_amount_keeps_the_spread_within_the_largest_case(world, db):
     amounts = [Decimal(rng.randint(100, 90_000)) + Decimal("0.37") for _ in range(40)]
     cases = [world.cases(entrusted_amount=amount)[0] for amount in amounts]
     collectors = [world.a.id, world.b.id, world.c.id]
-    plan = service.preview(world.manager, service.EVEN_AMOUNT,
-                           Choice(case_ids=[c.id for c in cases]), collectors=collectors)  # fmt: skip
+    plan = service.preview(
+        world.manager,
+        service.EVEN_AMOUNT,
+        Choice(case_ids=[c.id for c in cases]),
+        collectors=collectors,
+    )
     db.session.commit()
     totals = {u: Decimal(0) for u in collectors}
     by_id = {c.id: c.entrusted_amount for c in cases}
@@ -155,8 +165,13 @@ def test_even_by_amount_keeps_the_spread_within_the_largest_case(world, db):
 
 def test_even_by_amount_counts_the_balance_when_asked(world, db):
     (case,) = world.cases(entrusted_amount=Decimal("1000.00"), balance=Decimal("250.00"))
-    plan = service.preview(world.manager, service.EVEN_AMOUNT, Choice(case_ids=[case.id]),
-                           collectors=[world.a.id], basis="balance")  # fmt: skip
+    plan = service.preview(
+        world.manager,
+        service.EVEN_AMOUNT,
+        Choice(case_ids=[case.id]),
+        collectors=[world.a.id],
+        basis="balance",
+    )
     (row,) = plan.params["summary"]["rows"][:1]
     assert (plan.params["summary"]["basis"], row["in_amount"]) == ("balance", "250.00")
 
@@ -170,9 +185,12 @@ def test_same_debtor_goes_to_whoever_already_holds_one(world, db):
     twins = world.cases(2, id_no=pair)
     others = [world.cases(id_no=f"3201021980010{n:05d}")[0] for n in range(4)]
     chosen = [same, *twins, *others]
-    plan = service.preview(world.manager, service.SAME_DEBTOR,
-                           Choice(case_ids=[c.id for c in chosen]),
-                           collectors=[world.a.id, world.b.id])  # fmt: skip
+    plan = service.preview(
+        world.manager,
+        service.SAME_DEBTOR,
+        Choice(case_ids=[c.id for c in chosen]),
+        collectors=[world.a.id, world.b.id],
+    )
     placed = {case_id: user_id for case_id, user_id, _team in plan.assignments}
     assert placed[same.id] == world.c.id  # Carol holds the debtor's other case
     assert placed[twins[0].id] == placed[twins[1].id]  # a debtor's new cases stay together
@@ -197,8 +215,9 @@ def test_by_area_to_team_pools_or_to_their_members(world, db):
     committed(db, plan, world.manager)
     assert plan_matches_holders(db, plan)
 
-    members = service.preview(world.manager, service.AREA_TEAM, everything, areas=areas,
-                              area_mode=service.TO_MEMBERS)  # fmt: skip
+    members = service.preview(
+        world.manager, service.AREA_TEAM, everything, areas=areas, area_mode=service.TO_MEMBERS
+    )
     placed = {case_id: user_id for case_id, user_id, _team in members.assignments}
     # Team 一组: Alice, Bob and their leader, who holds cases too.
     south_holders = counts_of({c.id: placed[c.id] for c in south})
@@ -209,27 +228,34 @@ def test_by_area_to_team_pools_or_to_their_members(world, db):
 def test_a_collector_outside_the_cases_contract_is_refused(world, db):
     cases = world.cases(2)
     with pytest.raises(InvalidInput) as caught:
-        service.plan_direct(world.manager, Choice(case_ids=[c.id for c in cases]),
-                            collector=world.outsider.id)  # fmt: skip
+        service.plan_direct(
+            world.manager, Choice(case_ids=[c.id for c in cases]), collector=world.outsider.id
+        )
     assert "Olga is not a member of contract" in caught.value.fields["target"][0]
     with pytest.raises(InvalidInput) as caught:
-        service.preview(world.manager, service.EVEN_COUNT, Choice(case_ids=[cases[0].id]),
-                        collectors=[world.a.id, world.outsider.id])  # fmt: skip
+        service.preview(
+            world.manager,
+            service.EVEN_COUNT,
+            Choice(case_ids=[cases[0].id]),
+            collectors=[world.a.id, world.outsider.id],
+        )
     assert "Olga" in caught.value.fields["collectors"][0]
     with pytest.raises(InvalidInput) as caught:  # a manager's role holds no cases
-        service.plan_direct(world.manager, Choice(case_ids=[cases[0].id]),
-                            collector=world.manager.id)  # fmt: skip
+        service.plan_direct(
+            world.manager, Choice(case_ids=[cases[0].id]), collector=world.manager.id
+        )
     assert "may not hold cases" in caught.value.fields["target"][0]
 
 
-# -- manual allocation, reassignment, recall ---------------------------------------------------------
+# -- manual allocation, reassignment, recall ---------------------------------------------------
 
 
 def test_assign_reassign_and_recall_keep_history_fire_the_hook_and_audit(probe, world, db):
     (case,) = world.cases()
     for target in (world.a, world.b):  # 分案, then 调案
-        plan = service.plan_direct(world.manager, Choice(case_ids=[case.id]), collector=target.id,
-                                   reason="workload")  # fmt: skip
+        plan = service.plan_direct(
+            world.manager, Choice(case_ids=[case.id]), collector=target.id, reason="workload"
+        )
         committed(db, plan, world.manager)
     plan = service.plan_direct(world.manager, Choice(case_ids=[case.id]))
     result = committed(db, plan, world.manager)
@@ -240,14 +266,21 @@ def test_assign_reassign_and_recall_keep_history_fire_the_hook_and_audit(probe, 
         select(CaseAssignment).filter_by(case_id=case.id).order_by(CaseAssignment.id)
     ).all()
     assert [(h.user_id, h.ended_at is None) for h in history] == [
-        (world.a.id, False), (world.b.id, False), (None, True)]  # fmt: skip
+        (world.a.id, False),
+        (world.b.id, False),
+        (None, True),
+    ]
     assert history[0].reason == "workload" and history[0].assigned_by_id == world.manager.id
-    assert probe.calls == [(case.id, world.a.id, None), (case.id, world.b.id, world.a.id),
-                           (case.id, None, world.b.id)]  # fmt: skip
+    assert probe.calls == [
+        (case.id, world.a.id, None),
+        (case.id, world.b.id, world.a.id),
+        (case.id, None, world.b.id),
+    ]
     actions = db.session.scalars(
-        select(AuditEntry.action).where(AuditEntry.action.in_(
-            ["case.assigned", "collection.allocation_committed"]))
-    ).all()  # fmt: skip
+        select(AuditEntry.action).where(
+            AuditEntry.action.in_(["case.assigned", "collection.allocation_committed"])
+        )
+    ).all()
     assert actions.count("case.assigned") == 3
     assert actions.count("collection.allocation_committed") == 3
 
@@ -257,8 +290,9 @@ def test_a_case_already_there_is_unchanged_and_a_paused_one_skipped(world, db):
     service.assign([held], holder=world.a, user=world.manager)
     paused.status = PAUSED
     db.session.commit()
-    plan = service.plan_direct(world.manager, Choice(case_ids=[held.id, paused.id, free.id]),
-                               collector=world.a.id)  # fmt: skip
+    plan = service.plan_direct(
+        world.manager, Choice(case_ids=[held.id, paused.id, free.id]), collector=world.a.id
+    )
     result = committed(db, plan, world.manager)
     assert (result.changed, result.unchanged, result.skipped_total) == (1, 1, 1)
     (why,) = result.skipped
@@ -269,8 +303,12 @@ def test_a_case_already_there_is_unchanged_and_a_paused_one_skipped(world, db):
 
 def test_a_case_assigned_again_after_the_preview_is_skipped_not_reassigned(world, db):
     first, second = world.cases(2)
-    plan = service.preview(world.manager, service.EVEN_COUNT,
-                           Choice(case_ids=[first.id, second.id]), collectors=[world.a.id])  # fmt: skip
+    plan = service.preview(
+        world.manager,
+        service.EVEN_COUNT,
+        Choice(case_ids=[first.id, second.id]),
+        collectors=[world.a.id],
+    )
     db.session.commit()
     service.assign([first], holder=world.c, user=world.manager)
     db.session.commit()
@@ -282,8 +320,12 @@ def test_a_case_assigned_again_after_the_preview_is_skipped_not_reassigned(world
 
 def test_a_plan_is_committed_once_and_only_by_its_user(world, db, make_user):
     cases = world.cases(2)
-    plan = service.preview(world.manager, service.EVEN_COUNT,
-                           Choice(case_ids=[c.id for c in cases]), collectors=[world.a.id])  # fmt: skip
+    plan = service.preview(
+        world.manager,
+        service.EVEN_COUNT,
+        Choice(case_ids=[c.id for c in cases]),
+        collectors=[world.a.id],
+    )
     db.session.commit()
     other = make_user("manager", contracts=[world.k])
     with pytest.raises(NotFound):
@@ -296,7 +338,7 @@ def test_a_plan_is_committed_once_and_only_by_its_user(world, db, make_user):
     assert plan.params["result"]["changed"] == 2
 
 
-# -- who may allocate what ---------------------------------------------------------------------------
+# -- who may allocate what ---------------------------------------------------------------------
 
 
 def test_a_team_leader_allocates_only_their_teams_cases_to_their_team(world, db):
@@ -312,16 +354,19 @@ def test_a_team_leader_allocates_only_their_teams_cases_to_their_team(world, db)
     with pytest.raises(NotAllowed):
         service.plan_direct(world.leader, Choice(case_ids=[mine.id]), team=world.two.id)
     everything = Choice(case_filter=CaseFilter())
-    plan = service.preview(world.leader, service.EVEN_COUNT, everything,
-                           collectors=[world.a.id, world.b.id])  # fmt: skip
+    plan = service.preview(
+        world.leader, service.EVEN_COUNT, everything, collectors=[world.a.id, world.b.id]
+    )
     assert [row[0] for row in plan.assignments] == [mine.id]  # the filter reaches their team's
     committed(db, plan, world.leader)
     recall = service.plan_direct(world.leader, Choice(case_ids=[mine.id]))
     committed(db, recall, world.leader)
     db.session.expire_all()
     assert (mine.holder_id, mine.team_id) == (None, world.one.id)  # back to the team's pool
-    assert [c.username for c in db.session.scalars(service.collectors_query(
-        service.scope_for(world.leader)))] == ["alice", "bob", "leo"]  # fmt: skip
+    assert [
+        c.username
+        for c in db.session.scalars(service.collectors_query(service.scope_for(world.leader)))
+    ] == ["alice", "bob", "leo"]
 
 
 def test_a_leader_without_a_team_and_a_collector_may_not_allocate(world, db, make_user):
@@ -339,11 +384,14 @@ def test_cases_of_a_contract_without_collection_are_out_of_reach(world, db):
 
 
 def test_a_large_plan_is_committed_by_a_job(world, db, app):
-    app.config.update(OPERATION_INLINE_MAX_CASES=5, JOBS_INLINE=True)
+    app.config.update(COLLECTION_ALLOCATION_INLINE_MAX_CASES=5, JOBS_INLINE=True)
     cases = world.cases(12)
-    plan = service.preview(world.manager, service.EVEN_COUNT,
-                           Choice(case_filter=CaseFilter(contract=world.k.id)),
-                           collectors=[world.a.id, world.b.id])  # fmt: skip
+    plan = service.preview(
+        world.manager,
+        service.EVEN_COUNT,
+        Choice(case_filter=CaseFilter(contract=world.k.id)),
+        collectors=[world.a.id, world.b.id],
+    )
     db.session.commit()
     assert service.needs_job(plan)
     job = service.start_commit_job(plan, world.manager)
@@ -355,7 +403,7 @@ def test_a_large_plan_is_committed_by_a_job(world, db, app):
         service.start_commit_job(db.session.get(AllocationPlan, plan.id), world.manager)
 
 
-# -- pages ----------------------------------------------------------------------------------------------
+# -- pages -------------------------------------------------------------------------------------
 
 
 def test_a_collector_has_no_access_to_the_allocation_pages(world, client, login_as):
@@ -380,8 +428,13 @@ def test_the_page_lists_only_collection_contracts_and_404s_the_others(world, db,
 def test_preview_then_commit_through_the_pages(world, db, client, login_as):
     cases = world.cases(4)
     manager = login_as("manager", contracts=[world.k])
-    form = {"query": f"contract={world.k.id}", "scope": "all", "strategy": "even_count",
-            "collector": [str(world.a.id), str(world.b.id)], "basis": "entrusted_amount"}  # fmt: skip
+    form = {
+        "query": f"contract={world.k.id}",
+        "scope": "all",
+        "strategy": "even_count",
+        "collector": [str(world.a.id), str(world.b.id)],
+        "basis": "entrusted_amount",
+    }
     response = client.post("/m/collection/allocation/preview", data=form)
     assert response.status_code == 302
     plan_url = response.headers["Location"]
@@ -398,13 +451,16 @@ def test_preview_then_commit_through_the_pages(world, db, client, login_as):
 def test_a_bad_allocation_form_is_shown_again_with_its_message(world, client, login_as):
     (case,) = world.cases()
     login_as("manager", contracts=[world.k])
-    nobody = client.post("/m/collection/allocation/preview",
-                         data={"query": "", "case": str(case.id), "strategy": "even_count"})  # fmt: skip
+    nobody = client.post(
+        "/m/collection/allocation/preview",
+        data={"query": "", "case": str(case.id), "strategy": "even_count"},
+    )
     assert nobody.status_code == 422
     assert "Choose at least one collector." in nobody.get_data(as_text=True)
-    stranger = client.post("/m/collection/allocation/assign",
-                           data={"query": "", "case": str(case.id),
-                                 "target": f"user:{world.outsider.id}"})  # fmt: skip
+    stranger = client.post(
+        "/m/collection/allocation/assign",
+        data={"query": "", "case": str(case.id), "target": f"user:{world.outsider.id}"},
+    )
     assert stranger.status_code == 422
     assert "Olga is not a member of contract" in stranger.get_data(as_text=True)
     none = client.post("/m/collection/allocation/assign", data={"query": "", "target": "pool"})
@@ -415,11 +471,30 @@ def test_give_directly_and_recall_through_the_page(world, db, client, login_as):
     cases = world.cases(2)
     login_as("manager", contracts=[world.k])
     ids = [str(c.id) for c in cases]
-    response = client.post("/m/collection/allocation/assign",
-                           data={"query": "", "case": ids, "target": f"user:{world.c.id}"})  # fmt: skip
+    response = client.post(
+        "/m/collection/allocation/assign",
+        data={"query": "", "case": ids, "target": f"user:{world.c.id}"},
+    )
     assert response.status_code == 302
     assert set(holders(db, cases).values()) == {world.c.id}
-    client.post("/m/collection/allocation/assign",
-                data={"query": "", "case": ids, "target": "pool"})  # fmt: skip
+    client.post(
+        "/m/collection/allocation/assign", data={"query": "", "case": ids, "target": "pool"}
+    )
     assert set(holders(db, cases).values()) == {None}
     assert db.session.scalar(select(func.count()).select_from(CaseAssignment)) == 4
+
+
+def test_a_large_direct_allocation_runs_as_a_job_with_its_page(world, db, app, client, login_as):
+    app.config.update(COLLECTION_ALLOCATION_INLINE_MAX_CASES=5, JOBS_INLINE=True)
+    cases = world.cases(8)
+    login_as("manager", contracts=[world.k])
+    response = client.post(
+        "/m/collection/allocation/assign",
+        data={"query": f"contract={world.k.id}", "scope": "all", "target": f"user:{world.b.id}"},
+    )
+    assert response.status_code == 302 and "/allocation/jobs/" in response.headers["Location"]
+    page = client.get(response.headers["Location"])
+    assert page.status_code == 200 and "8" in page.get_data(as_text=True)
+    state = client.get(response.headers["Location"] + "/status").json
+    assert (state["status"], state["result"]["changed"]) == ("done", 8)
+    assert set(holders(db, cases).values()) == {world.b.id}

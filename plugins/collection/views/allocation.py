@@ -104,21 +104,38 @@ def _render_index(args, *, form=None, error: UserError | None = None):
     return (
         render_template(
             "collection/allocation.html",
-            page=page, filter=case_filter, holder=holder, query=query, per_page=per_page,
-            page_sizes=PAGE_SIZES, contracts=contracts,
+            page=page,
+            filter=case_filter,
+            holder=holder,
+            query=query,
+            per_page=per_page,
+            page_sizes=PAGE_SIZES,
+            contracts=contracts,
             clients=sorted({c.client for c in contracts}, key=lambda c: c.name),
             statuses={key: CASE_STATUSES[key] for key in STATUSES},
-            batch_statuses=BATCH_STATUSES, buckets=BUCKETS, areas=areas,
+            batch_statuses=BATCH_STATUSES,
+            buckets=BUCKETS,
+            areas=areas,
             collectors=db.session.scalars(service.collectors_query(scope)).all(),
             teams=db.session.scalars(service.teams_query(scope)).all(),
-            strategies=service.STRATEGIES, bases=service.BASES, area_modes=service.AREA_MODES,
-            scope=scope, form=form or MultiDict(), error=error, area_choices=_area_choices(areas),
-            posted_areas=dict(zip((form or MultiDict()).getlist("area_name"),
-                                  (form or MultiDict()).getlist("area_team"), strict=False)),
+            strategies=service.STRATEGIES,
+            bases=service.BASES,
+            area_modes=service.AREA_MODES,
+            scope=scope,
+            form=form or MultiDict(),
+            error=error,
+            area_choices=_area_choices(areas),
+            posted_areas=dict(
+                zip(
+                    (form or MultiDict()).getlist("area_name"),
+                    (form or MultiDict()).getlist("area_team"),
+                    strict=False,
+                )
+            ),
             sorts=_sort_links(case_filter, args),
         ),
         error.status_code if error is not None else 200,
-    )  # fmt: skip
+    )
 
 
 def _area_choices(found) -> list[str]:
@@ -155,7 +172,7 @@ def allocation_index():
     return _render_index(request.args)
 
 
-# -- posted forms --------------------------------------------------------------------------------
+# -- posted forms ------------------------------------------------------------------------------
 
 
 def _posted_args() -> MultiDict:
@@ -197,17 +214,19 @@ def _flash_result(result: service.Result) -> None:
     flash(
         ngettext("%(num)d case allocated.", "%(num)d cases allocated.", result.changed),
         "success" if result.changed else "info",
-    )  # fmt: skip
+    )
     if result.unchanged:
         flash(
-            ngettext("%(num)d case was already there.", "%(num)d cases were already there.",
-                     result.unchanged),
+            ngettext(
+                "%(num)d case was already there.",
+                "%(num)d cases were already there.",
+                result.unchanged,
+            ),
             "info",
-        )  # fmt: skip
+        )
     if result.skipped:
         details = "; ".join(f"{n} × {why}" for why, n in sorted(result.skipped.items()))
-        flash(_("%(num)d skipped: %(details)s.", num=result.skipped_total, details=details),
-              "info")  # fmt: skip
+        flash(_("%(num)d skipped: %(details)s.", num=result.skipped_total, details=details), "info")
 
 
 def _commit(plan):
@@ -231,9 +250,12 @@ def allocation_assign():
     try:
         collector, team = _target(request.form.get("target", ""))
         plan = service.plan_direct(
-            current_user, _choice(scope, args), collector=collector, team=team,
+            current_user,
+            _choice(scope, args),
+            collector=collector,
+            team=team,
             reason=request.form.get("reason", ""),
-        )  # fmt: skip
+        )
         plan.params = {**plan.params, "query": _query_string(args)}
         return _commit(plan) or _back(args)
     except UserError as error:
@@ -256,12 +278,15 @@ def allocation_preview():
     }
     try:
         plan = service.preview(
-            current_user, form.get("strategy", ""), _choice(scope, args),
+            current_user,
+            form.get("strategy", ""),
+            _choice(scope, args),
             collectors=[int(v) for v in form.getlist("collector") if v.isdigit() and len(v) < 11],
             areas={k: int(v) for k, v in areas.items() if len(v) < 11},
             area_mode=form.get("area_mode", service.TO_POOL),
-            basis=form.get("basis", service.DEFAULT_BASIS), reason=form.get("reason", ""),
-        )  # fmt: skip
+            basis=form.get("basis", service.DEFAULT_BASIS),
+            reason=form.get("reason", ""),
+        )
     except UserError as error:
         if error.status_code == 404:
             raise
