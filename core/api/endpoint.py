@@ -40,7 +40,7 @@ from core.errors import InvalidInput, UserError
 class Endpoint:
     """A view's declaration, kept on it as ``maple_endpoint`` for the OpenAPI document."""
 
-    permission: str
+    permission: str | tuple[str, ...]
     summary: str
     tag: str
     body: Schema | None = None
@@ -59,7 +59,7 @@ class Endpoint:
 
 def endpoint(
     *,
-    permission: str,
+    permission: str | tuple[str, ...],
     summary: str,
     tag: str,
     body: type[Schema] | Schema | None = None,
@@ -71,6 +71,9 @@ def endpoint(
     produces: tuple[str, ...] = (),
 ):
     """Make a view a JSON endpoint; it gets the loaded body as ``data`` and returns objects.
+
+    ``permission`` may name several (a tuple): any one of them opens the endpoint, as with
+    :func:`core.auth.permissions.require`.
 
     The view may also return a :class:`flask.Response` of its own, which is sent as it is.
     """

@@ -17,7 +17,7 @@ from apispec.ext.marshmallow.common import resolve_schema_cls
 from core.api.endpoint import Endpoint
 from core.api.schemas import ErrorSchema
 from core.auth.guard import is_api_blueprint
-from core.auth.permissions import LOGGED_IN, PUBLIC
+from core.auth.permissions import LOGGED_IN, PUBLIC, needed
 
 #: ``<int:client_id>`` in a Werkzeug rule; the converter's arguments, if any, are skipped.
 _VARIABLE = re.compile(r"<(?:(?P<converter>\w+)(?:\([^)]*\))?:)?(?P<name>\w+)>")
@@ -148,7 +148,8 @@ def _describe(declared: Endpoint) -> str:
     elif declared.permission == LOGGED_IN:
         need = "Open to any signed-in user; results are limited to what they may see."
     else:
-        need = f"Needs the permission `{declared.permission}`."
+        names = " or ".join(f"`{name}`" for name in needed(declared.permission))
+        need = f"Needs the permission {names}."
     return f"{declared.description}\n\n{need}".strip()
 
 

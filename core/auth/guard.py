@@ -7,7 +7,7 @@ from flask_babel import gettext as _
 from flask_login import AnonymousUserMixin, current_user
 
 from core.audit.services import record
-from core.auth.permissions import LOGGED_IN, PUBLIC
+from core.auth.permissions import LOGGED_IN, PUBLIC, holds, needed
 from core.extensions import db, login_manager
 
 API_BLUEPRINT = "api"
@@ -64,8 +64,8 @@ def check_request():
         return redirect(url_for("auth.login", next=request.full_path.rstrip("?")))
     if need == LOGGED_IN:
         return None
-    if need is None or not current_user.can(need):
-        deny(need or f"(none declared for {endpoint})")
+    if need is None or not holds(current_user, need):
+        deny(" | ".join(needed(need)) if need else f"(none declared for {endpoint})")
     return None
 
 

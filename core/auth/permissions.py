@@ -36,17 +36,33 @@ def _declare(view, need):
     return view
 
 
-def require(permission: str):
-    """The view needs ``permission``; the guard answers 403 (and audits) without it."""
+def require(permission: str, *alternatives: str):
+    """The view needs ``permission`` (or any of the ``alternatives``); the guard answers 403
+    (and audits) without it.
+
+    Alternatives serve a page that several permissions open, each to its own objects (a
+    collector's own cases, a team leader's team's): the view still checks every object.
+    """
+    need = (permission, *alternatives) if alternatives else permission
 
     def decorator(view):
         @wraps(view)
         def wrapper(*args, **kwargs):
             return view(*args, **kwargs)
 
-        return _declare(wrapper, permission)
+        return _declare(wrapper, need)
 
     return decorator
+
+
+def needed(need) -> tuple[str, ...]:
+    """The permissions a declaration names, any one of which opens the view."""
+    return (need,) if isinstance(need, str) else tuple(need)
+
+
+def holds(user, need) -> bool:
+    """Whether ``user`` holds one of the permissions ``need`` names."""
+    return any(user.can(permission) for permission in needed(need))
 
 
 def login_only(view):

@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+from core.auth.permissions import holds
 from core.cases.services import can_see_case
+
+#: Each opens the pages that work cases, on the cases it covers (see :func:`may_work`).
+WORK_PERMISSIONS = ("collection.work_own", "collection.work_team", "collection.work_all")
 
 
 def may_work(user, case) -> bool:
@@ -23,6 +27,4 @@ def may_work(user, case) -> bool:
 
 def may_work_something(user) -> bool:
     """Whether ``user`` works cases at all (the workbench's own permission check)."""
-    return any(
-        user.can(p) for p in ("collection.work_own", "collection.work_team", "collection.work_all")
-    )
+    return holds(user, WORK_PERMISSIONS)

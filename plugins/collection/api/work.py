@@ -18,7 +18,6 @@ from core import masking
 from core.api.endpoint import endpoint
 from core.api.schemas import Text
 from core.auth.guard import deny
-from core.auth.permissions import LOGGED_IN
 from core.cases.filters import BUCKETS
 from core.cases.models import Activity, Case
 from core.cases.services import CHANNELS, CONTACT_TYPES, can_see_case
@@ -27,7 +26,7 @@ from core.extensions import db
 from core.modules import is_enabled
 from plugins.collection import payments as claims
 from plugins.collection import work
-from plugins.collection.access import may_work, may_work_something
+from plugins.collection.access import WORK_PERMISSIONS, may_work
 from plugins.collection.api import collection_api
 from plugins.collection.models import PROMISE_BROKEN, PROMISE_KEPT, PROMISE_PENDING, Promise
 from plugins.collection.payments import PAYMENT_CHANNELS
@@ -229,7 +228,7 @@ def list_records(case_id):
 
 @collection_api.route("/cases/<int:case_id>/records", methods=["POST"])
 @endpoint(
-    permission=LOGGED_IN,
+    permission=WORK_PERMISSIONS,
     body=RecordSchema,
     response=RecordOutSchema,
     status=201,
@@ -252,7 +251,7 @@ def create_record(case_id, data):
 
 @collection_api.route("/promises")
 @endpoint(
-    permission=LOGGED_IN,
+    permission=WORK_PERMISSIONS,
     query=PromiseQuerySchema,
     response=PromiseSchema,
     many=True,
@@ -261,8 +260,6 @@ def create_record(case_id, data):
 )
 def my_promises(query):
     """Soonest due first, at most 500; ``status`` narrows them."""
-    if not may_work_something(current_user):
-        deny("collection.work_own")
     statement = (
         select(Promise)
         .join(Case, Case.id == Promise.case_id)
@@ -292,7 +289,7 @@ def case_promises(case_id):
 
 @collection_api.route("/cases/<int:case_id>/claims", methods=["POST"])
 @endpoint(
-    permission=LOGGED_IN,
+    permission=WORK_PERMISSIONS,
     body=ClaimSchema,
     response=ClaimSchema,
     status=201,
@@ -357,8 +354,6 @@ def reject_claim(payment_id, data):
 
 
 def _queues(query) -> work.Queues:
-    if not may_work_something(current_user):
-        deny("collection.work_own")
     if query["scope"] not in work.scopes_for(current_user):
         message = _("You may not see this scope.")
         raise InvalidInput(message, fields={"scope": [message]})
@@ -371,7 +366,7 @@ def _queues(query) -> work.Queues:
 
 @collection_api.route("/queues")
 @endpoint(
-    permission=LOGGED_IN,
+    permission=WORK_PERMISSIONS,
     query=QueueQuerySchema,
     response=QueueCountsSchema,
     summary="Your workbench queues and how many cases each holds",
@@ -384,7 +379,7 @@ def queue_counts(query):
 
 @collection_api.route("/queues/<any(new, promises, broken, follow_ups, all):queue>")
 @endpoint(
-    permission=LOGGED_IN,
+    permission=WORK_PERMISSIONS,
     query=QueueQuerySchema,
     response=QueuePageSchema,
     summary="A page of one workbench queue, most urgent first",

@@ -2,9 +2,9 @@
 and payment-claim forms, and the payment confirmation queue.
 
 Who may work a case is :func:`plugins.collection.access.may_work`: the collector holding it,
-their team leader, a manager. Three permissions grant it (``collection.work_own``,
-``work_team``, ``work_all``), so the pages that work cases are declared ``login_only`` and
-ask ``may_work``/``may_work_something`` themselves, refusing (audited) like the guard does.
+their team leader, a manager. Any of three permissions opens the pages that work cases
+(``collection.work_own``, ``work_team``, ``work_all``); each case is then checked with
+``may_work``, refused (audited) like the guard does.
 """
 
 from __future__ import annotations
@@ -30,7 +30,7 @@ from wtforms.validators import DataRequired, Length, NumberRange, Optional
 
 from core import masking
 from core.auth.guard import deny
-from core.auth.permissions import login_only, require
+from core.auth.permissions import require
 from core.cases.filters import BUCKETS
 from core.cases.models import CLAIM, Activity, Case, Payment
 from core.cases.panels import Panel
@@ -46,7 +46,7 @@ from core.web.paging import Page
 from core.web.setup import keep_refusal_on_record
 from plugins.collection import payments as claims
 from plugins.collection import work
-from plugins.collection.access import may_work, may_work_something
+from plugins.collection.access import WORK_PERMISSIONS, may_work, may_work_something
 from plugins.collection.promises import promises_of_case
 from plugins.collection.results import codes_for, result_title, title, titles_for
 from plugins.collection.views import collection
@@ -125,8 +125,6 @@ def _scope(default: str) -> str:
 
 
 def _render_workbench(endpoint: str, default_scope: str):
-    if not may_work_something(current_user):
-        deny("collection.work_own")
     scope = _scope(default_scope)
     queue = request.args.get("queue", work.NEW)
     queue = queue if queue in work.QUEUES else work.NEW
@@ -185,7 +183,7 @@ def _sort_links(endpoint: str, queue_filter: work.QueueFilter) -> dict:
 
 
 @collection.get("/")
-@login_only
+@require(*WORK_PERMISSIONS)
 def workbench():
     """My cases (a team leader may switch to the team's), by queue."""
     return _render_workbench("collection.workbench", work.MINE)
@@ -199,11 +197,9 @@ def queues():
 
 
 @collection.get("/next")
-@login_only
+@require(*WORK_PERMISSIONS)
 def next_case():
     """Open the most urgent case of the queue (other than the one just worked)."""
-    if not may_work_something(current_user):
-        deny("collection.work_own")
     scope = _scope(work.MINE)
     queue = request.args.get("queue", work.NEW)
     queue = queue if queue in work.QUEUES else work.NEW
@@ -319,7 +315,7 @@ def _save_record(case: Case, form: RecordForm, options: list) -> Activity:
 
 
 @collection.route("/cases/<int:case_id>/record", methods=["GET", "POST"])
-@login_only
+@require(*WORK_PERMISSIONS)
 def record(case_id):
     """Record a contact (催记) on a case the user may work; the rules decide if it may be."""
     case = _workable(case_id)
@@ -381,7 +377,7 @@ def claim_form(*, panel=False) -> ClaimForm:
 
 
 @collection.route("/cases/<int:case_id>/claim", methods=["GET", "POST"])
-@login_only
+@require(*WORK_PERMISSIONS)
 def claim(case_id):
     """Record a payment claim (CP) the debtor made; a manager confirms it later."""
     case = _workable(case_id)
