@@ -75,10 +75,11 @@ def register_nav_items():
 
 @hookimpl
 def after_module_enabled(contract):
-    from plugins.collection import results
+    from plugins.collection import results, work
 
     compliance.settings_for(contract, create=True)
     results.ensure_defaults(contract)
+    work.catch_up(contract)  # cases allocated while the module was off join the queues
 
 
 @hookimpl

@@ -77,6 +77,62 @@ def case_assigned(case: Case, holder, previous) -> CaseWork:
     return row
 
 
+def catch_up(contract, chunk: int = 5000) -> int:
+    """Give the contract's held cases that have no CaseWork row one, from the case file.
+
+    For a contract whose cases were allocated and worked before the module was switched on
+    (or switched off meanwhile): holder and assignment time from the open assignment, first
+    and last contact from the timeline, and a first-contact deadline only for a case nobody
+    has contacted. Returns how many rows it added.
+    """
+    from core.cases.models import CaseAssignment
+
+    hours = timedelta(hours=first_contact_hours(contract))
+    missing = (
+        select(Case.id, Case.holder_id, func.max(CaseAssignment.assigned_at))
+        .outerjoin(
+            CaseAssignment,
+            (CaseAssignment.case_id == Case.id) & CaseAssignment.ended_at.is_(None),
+        )
+        .where(
+            Case.contract_id == contract.id,
+            Case.holder_id.is_not(None),
+            ~exists().where(CaseWork.case_id == Case.id),
+        )
+        .group_by(Case.id, Case.holder_id)
+        .order_by(Case.id)
+    )
+    added = 0
+    rows = db.session.execute(missing).all()
+    for start in range(0, len(rows), chunk):
+        part = rows[start : start + chunk]
+        contacts = {
+            case_id: (first, last)
+            for case_id, first, last in db.session.execute(
+                select(Activity.case_id, func.min(Activity.at), func.max(Activity.at))
+                .where(Activity.case_id.in_([r[0] for r in part]), Activity.kind == "contact")
+                .group_by(Activity.case_id)
+            )
+        }
+        for case_id, holder_id, assigned_at in part:
+            first, last = contacts.get(case_id, (None, None))
+            assigned_at = _aware(assigned_at) if assigned_at else utcnow()
+            db.session.add(
+                CaseWork(
+                    case_id=case_id,
+                    holder_id=holder_id,
+                    assigned_at=assigned_at,
+                    first_contact_due=None if first else assigned_at + hours,
+                    first_contacted_at=first,
+                    last_contact_at=last,
+                    last_result="",
+                )
+            )
+        db.session.flush()
+        added += len(part)
+    return added
+
+
 def follow_up_of(activity: Activity) -> datetime | None:
     """The next follow-up a record asks for (stored as ISO text in ``Activity.data``)."""
     value = (activity.data or {}).get("follow_up_at")
