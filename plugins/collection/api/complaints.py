@@ -9,12 +9,12 @@ from sqlalchemy import func, select
 
 from core.api.endpoint import endpoint
 from core.api.schemas import MAX_ID, Text
-from core.auth.permissions import LOGGED_IN
 from core.cases.models import Case
 from core.cases.services import can_see_case
 from core.extensions import db
 from core.modules import require_module
 from plugins.collection import complaints as service
+from plugins.collection.access import WORK_PERMISSIONS
 from plugins.collection.api import collection_api
 from plugins.collection.models import Complaint
 
@@ -96,7 +96,7 @@ def list_complaints(query):
 
 @collection_api.route("/cases/<int:case_id>/complaints", methods=["POST"])
 @endpoint(
-    permission=LOGGED_IN,
+    permission=(*WORK_PERMISSIONS, "collection.handle_complaints"),
     body=ComplaintRegisterSchema,
     response=ComplaintSchema,
     status=201,

@@ -16,7 +16,6 @@ from sqlalchemy import func, select
 from core import masking
 from core.api.endpoint import endpoint
 from core.api.schemas import MAX_ID, Text
-from core.auth.permissions import LOGGED_IN
 from core.cases.models import Case
 from core.cases.services import can_see_case
 from core.clients.models import Contract
@@ -26,7 +25,7 @@ from core.extensions import db
 from core.messaging import FAILED, QUEUED, SENT
 from core.modules import is_enabled, require_module
 from plugins.collection import messages
-from plugins.collection.access import may_work
+from plugins.collection.access import WORK_PERMISSIONS, may_work
 from plugins.collection.api import collection_api
 from plugins.collection.models import MessageTemplate
 
@@ -222,7 +221,7 @@ def update_template(template_id, data):
 
 @collection_api.route("/templates/<int:template_id>/preview")
 @endpoint(
-    permission=LOGGED_IN,
+    permission=("collection.manage_templates", *WORK_PERMISSIONS),
     query=TemplatePreviewQuerySchema,
     response=TemplatePreviewSchema,
     summary="A template filled for a case (or a sample debtor), as it would be sent",
@@ -257,7 +256,7 @@ def preview_template(template_id, query):
 
 @collection_api.route("/cases/<int:case_id>/sms", methods=["POST"])
 @endpoint(
-    permission=LOGGED_IN,
+    permission=WORK_PERMISSIONS,
     body=SendSmsSchema,
     response=OutboxSchema,
     status=201,

@@ -13,7 +13,7 @@ from wtforms import SelectField, TextAreaField
 from wtforms.validators import DataRequired, Length
 
 from core.auth.guard import deny
-from core.auth.permissions import login_only, require
+from core.auth.permissions import require
 from core.cases.panels import Panel
 from core.cases.services import can_see_case
 from core.errors import UserError
@@ -23,6 +23,7 @@ from core.types import utcnow
 from core.web.forms import choices, show_service_errors
 from core.web.paging import Page, page_number
 from plugins.collection import complaints as service
+from plugins.collection.access import WORK_PERMISSIONS
 from plugins.collection.messages import module_contracts
 from plugins.collection.models import COMPLAINT_OPEN, Complaint
 from plugins.collection.views import collection
@@ -79,11 +80,11 @@ def case_panel(case, user):
 
 
 @collection.route("/cases/<int:case_id>/complaints", methods=["GET", "POST"])
-@login_only  # whoever works the case or handles complaints: may_register, checked below
+@require(*WORK_PERMISSIONS, "collection.handle_complaints")  # and may_register, below
 def complaint_new(case_id):
     case = visible_case(case_id)
     if not service.may_register(current_user, case):
-        deny("collection.handle_complaints")
+        deny(" | ".join((*WORK_PERMISSIONS, "collection.handle_complaints")))
     form = ComplaintForm()
     if form.validate_on_submit():
         try:

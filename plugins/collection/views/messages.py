@@ -18,7 +18,7 @@ from wtforms.validators import DataRequired, Length, Optional
 from core import masking
 from core.audit.services import record
 from core.auth.guard import deny
-from core.auth.permissions import login_only, public, require
+from core.auth.permissions import public, require
 from core.cases.filters import CaseFilter, ids_query
 from core.cases.models import Case
 from core.cases.panels import Panel
@@ -33,7 +33,7 @@ from core.web.forms import choices, show_service_errors
 from core.web.paging import Page, page_number
 from core.web.setup import keep_refusal_on_record
 from plugins.collection import messages
-from plugins.collection.access import may_work, may_work_something
+from plugins.collection.access import WORK_PERMISSIONS, may_work
 from plugins.collection.compliance import settings_for
 from plugins.collection.models import LETTER, SMS, MessageTemplate
 from plugins.collection.views import collection
@@ -59,7 +59,7 @@ def workable_case(case_id: int) -> Case:
     """A visible case the user may also work (403, audited, when they may only see it)."""
     case = visible_case(case_id)
     if not may_work(current_user, case):
-        deny("collection.work_own")
+        deny(" | ".join(WORK_PERMISSIONS))
     return case
 
 
@@ -229,7 +229,7 @@ def template_preview(template_id):
 
 
 @collection.route("/cases/<int:case_id>/sms", methods=["GET", "POST"])
-@login_only  # who may send is may_work's rule (own, team or any case), checked below
+@require(*WORK_PERMISSIONS)  # and may_work for this case, checked below
 def sms(case_id):
     case = workable_case(case_id)
     # A wrong choice is answered by the error page (422) with the reason.
@@ -312,10 +312,8 @@ def _letter_selection(args, template: MessageTemplate) -> CaseFilter:
 
 
 @collection.route("/letters")
-@login_only  # letters are work on cases: may_work_something, then may_work per case
+@require(*WORK_PERMISSIONS)  # letters are work on cases: may_work is asked per case
 def letters():
-    if not may_work_something(current_user):
-        deny("collection.work_own")
     templates = _letter_templates(current_user)
     template_id = request.args.get("template", type=int)
     template = next((t for t in templates if t.id == template_id), None)
@@ -339,10 +337,8 @@ def letters():
 
 
 @collection.route("/letters", methods=["POST"])
-@login_only
+@require(*WORK_PERMISSIONS)
 def letters_print():
-    if not may_work_something(current_user):
-        deny("collection.work_own")
     template_id = request.form.get("template", type=int) or 0
     template = db.session.get(MessageTemplate, template_id) if 0 < template_id <= MAX_ID else None
     if template is None or template not in _letter_templates(current_user):
