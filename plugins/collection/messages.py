@@ -276,6 +276,44 @@ def save_template(
     return template
 
 
+#: (channel, name, subject, body): the templates a contract starts with when the module is
+#: switched on, in the debtors' language; the agency edits or deactivates them.
+DEFAULT_TEMPLATES = (
+    (
+        SMS,
+        "还款提醒",
+        "",
+        (
+            "{surname}先生/女士您好：您在{client}尾号{card_tail}的账户已逾期，尚欠{balance}，"
+            "请尽快还款。如已还款请忽略。咨询请致电{agency_name} {agency_phone}。"
+        ),
+    ),
+    (
+        LETTER,
+        "还款通知书",
+        "还款通知书",
+        (
+            "尊敬的{name}：\n\n您在{client}的账户（卡号{card_masked}）已于{overdue_date}逾期，"
+            "截至{today}尚欠{balance}。请于收到本通知之日起七日内还款，或致电{agency_phone}与我司"
+            "协商还款安排。\n\n如您已还款，请忽略本通知。\n\n{agency_name}\n{today}"
+        ),
+    ),
+)
+
+
+def ensure_default_templates(contract) -> None:
+    """Give a contract without templates the starter ones (system-made, not audited)."""
+    if db.session.scalar(select(MessageTemplate.id).filter_by(contract_id=contract.id).limit(1)):
+        return
+    for channel, name, subject, body in DEFAULT_TEMPLATES:
+        db.session.add(
+            MessageTemplate(
+                contract_id=contract.id, channel=channel, name=name, subject=subject, body=body
+            )
+        )
+    db.session.flush()
+
+
 def templates_for(contract, channel: str | None = None, *, active_only: bool = False):
     query = select(MessageTemplate).filter_by(contract_id=contract.id)
     if channel:

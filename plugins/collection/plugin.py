@@ -75,10 +75,11 @@ def register_nav_items():
 
 @hookimpl
 def after_module_enabled(contract):
-    from plugins.collection import results, work
+    from plugins.collection import messages, results, work
 
     compliance.settings_for(contract, create=True)
     results.ensure_defaults(contract)
+    messages.ensure_default_templates(contract)
     work.catch_up(contract)  # cases allocated while the module was off join the queues
 
 

@@ -68,7 +68,7 @@ def test_create_list_and_change_templates(api_as, on):
     assert created.status_code == 201
     assert created.json["fields_used"] == ["name", "balance"]
     listed = api("GET", f"/templates?contract={on.id}&channel=sms").json
-    assert [t["name"] for t in listed] == ["A"]
+    assert [t["name"] for t in listed] == ["A", "还款提醒"]  # beside the starter template
     changed = api("PATCH", f"/templates/{created.json['id']}", json={"active": False})
     assert changed.status_code == 200 and changed.json["active"] is False
     assert changed.json["body"] == "{name} {balance}"
