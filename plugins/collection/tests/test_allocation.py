@@ -450,7 +450,7 @@ def test_preview_then_commit_through_the_pages(world, db, client, login_as):
 
 def test_a_bad_allocation_form_is_shown_again_with_its_message(world, client, login_as):
     (case,) = world.cases()
-    login_as("manager", contracts=[world.k])
+    login_as("manager", contracts=[world.k], locale="en")
     nobody = client.post(
         "/m/collection/allocation/preview",
         data={"query": "", "case": str(case.id), "strategy": "even_count"},
