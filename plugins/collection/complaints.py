@@ -43,7 +43,7 @@ CHANNELS = {
     "regulator": _l("regulator"),
     "other": _l("other"),
 }
-STATUSES = {COMPLAINT_OPEN: _l("open"), COMPLAINT_RESOLVED: _l("resolved")}
+STATUSES = {COMPLAINT_OPEN: _l("unresolved"), COMPLAINT_RESOLVED: _l("resolved")}
 
 #: Actions a complaint hold does not refuse (see the module docstring).
 NOT_HELD = frozenset({"assign"})

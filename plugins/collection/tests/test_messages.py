@@ -327,7 +327,7 @@ def always_open(contract, db):
 
 def test_the_case_page_offers_sms_and_the_preview_sends_it(client, login_as, db, on, case):
     always_open(on, db)
-    user = login_as("collector", contracts=[on])
+    user = login_as("collector", contracts=[on], locale="en")
     case.holder_id = user.id
     db.session.commit()
     template = sms_template(db, on)
@@ -394,7 +394,7 @@ def test_template_pages_need_the_permission(client, login_as, on):
 def test_a_manager_creates_a_template_and_an_unknown_field_is_shown_on_the_form(
     client, login_as, db, on
 ):
-    login_as("manager", contracts=[on])
+    login_as("manager", contracts=[on], locale="en")
     page = client.get("/m/collection/templates/new?channel=sms").get_data(as_text=True)
     assert "{agency_phone}" in page  # the merge fields listed beside the editor
     form = {
@@ -481,7 +481,7 @@ def test_the_letter_document_prints_from_the_case_page(client, login_as, db, on,
 
 def test_letters_for_a_filter_selection(client, login_as, db, on, make_user):
     always_open(on, db)
-    user = login_as("manager", contracts=[on])
+    user = login_as("manager", contracts=[on], locale="en")
     cases = make_cases(db, on, count=3, area="南京")
     make_cases(db, on, count=2, area="苏州")
     for c in cases:

@@ -81,7 +81,7 @@ class TemplateForm(FlaskForm):
     )
     name = StringField(_l("Name"), validators=[DataRequired(), Length(max=120)])
     subject = StringField(
-        _l("Title"),
+        _l("Letter heading"),
         validators=[Optional(), Length(max=200)],
         description=_l("Letters only: printed above the text. Merge fields work here too."),
     )
