@@ -184,8 +184,8 @@ class CaseFilter:
         """The sort, then the id; ``unindexed``: as expressions no index can serve."""
         column = SORTS.get(self.sort, Case.id)
         columns = [column] if column is Case.id else [column, Case.id]
-        if unindexed:
-            columns = [c + 0 for c in columns]
+        if unindexed:  # the same values and order, but an expression no index holds
+            columns = [func.coalesce(c, c) for c in columns]
         if self.dir == "desc":
             return [c.desc() for c in columns]
         return [c.asc() for c in columns]
@@ -446,7 +446,8 @@ def _page_ids(user, case_filter: CaseFilter, limit: int, offset: int, broad: boo
     holders = None if user is None else holder_condition(user)
     if holders is not None:
         # A collector's cases are a few thousand at most: found from the holder index, then
-        # sorted. Sorting by ``column + 0`` keeps the planners off the primary key (or an
+        # sorted. Sorting by ``coalesce(column, column)`` keeps the planners off the primary
+        # key (or an
         # amount index), which they would walk expecting the holder's rows all along it;
         # ranges are marked broad, or SQLite reads a whole contract's range instead.
         conditions = [*case_filter.conditions(broad=True), holders]
