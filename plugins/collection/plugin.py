@@ -48,7 +48,8 @@ def register_permissions():
         Permission("collection.work_all", _l("Work any case one can see"), ("manager",)),
         Permission("collection.confirm_payments", _l("Confirm or reject payment claims"), ("manager",)),
         Permission("collection.manage_templates", _l("Edit letter and SMS templates"), ("manager",)),
-        Permission("collection.handle_complaints", _l("Handle complaints"), ("manager",)),
+        Permission("collection.handle_complaints", _l("Handle complaints"), ("manager", "qa_inspector")),
+        Permission("collection.print_letters", _l("Print letters with the debtor's name and address"), ("manager",)),
         Permission("collection.manage_settings", _l("Edit a contract's collection settings and result codes"), ("manager",)),
     ]  # fmt: skip
 
