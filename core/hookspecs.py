@@ -223,6 +223,20 @@ def after_case_assigned(case, holder, team, previous, user):
 
 
 @hookspec
+def activity_titles(contract):
+    """Return what the timeline entries this plugin writes are called: their kinds and
+    result codes, as the case page shows them.
+
+    Called through ``hooks_for(contract)`` when a case's timeline is shown; the answers of
+    all plugins are merged. A code nobody names is shown as stored (an imported bank's own
+    wording, say).
+
+    :param contract: the :class:`core.clients.models.Contract` of the case shown.
+    :return: a dict ``{code: title}`` (titles translated), or ``None``.
+    """
+
+
+@hookspec
 def after_activity_recorded(case, activity, user):
     """Called after an entry was added to ``case``'s timeline (a contact record or a
     module's own entry), whoever added it — page, API or import.

@@ -89,3 +89,20 @@ def test_details_carry_no_password(client, make_user, db):
     client.post("/login", data={"username": "li", "password": "secret-guess-123"})
     dump = " ".join(str(e.details) for e in db.session.query(AuditEntry))
     assert "secret-guess-123" not in dump
+
+
+def test_entries_of_one_transaction_chain_across_savepoints_and_commits(app, db):
+    record("test.action", object_type="thing", object_id=1)
+    with db.session.begin_nested() as savepoint:
+        record("test.action", object_type="thing", object_id=2)
+        savepoint.rollback()  # the entry goes: the next one must not link to it
+    record("test.action", object_type="thing", object_id=3)
+    record("test.action", object_type="thing", object_id=4)
+    db.session.commit()
+    db.session.rollback()
+    record("test.action", object_type="thing", object_id=5)  # a new transaction reads again
+    db.session.commit()
+    ids = db.session.scalars(db.select(AuditEntry.object_id).order_by(AuditEntry.id)).all()
+    assert ids == ["1", "3", "4", "5"]
+    result = verify(app)
+    assert result.exit_code == 0, result.output

@@ -138,6 +138,25 @@ def test_hook_after_activity_recorded(start):
     assert calls == [(case_on.serial, True, "no_answer", admin.username)]
 
 
+def test_hook_activity_titles(start):
+    def titles(contract):
+        return {"gadget_ping": "Gadget ping", "pinged": "Answered the ping"}
+
+    maple = start(plugin("gadget", module=True, activity_titles=titles))
+    on, off = maple.contract(modules=["gadget"]), maple.contract()
+    admin = maple.login_as("admin")
+    (case_on,) = make_cases(maple.db, on)
+    (case_off,) = make_cases(maple.db, off)
+    at = datetime(2026, 3, 2, 3, 0, tzinfo=UTC)
+    for case in (case_on, case_off):
+        services.record_activity(case, admin, at=at, kind="gadget_ping", result="pinged")
+    maple.db.session.commit()
+    shown = maple.client.get(f"/cases/{case_on.id}").text
+    assert "Gadget ping" in shown and "Answered the ping" in shown
+    shown = maple.client.get(f"/cases/{case_off.id}").text  # gadget is off there: as stored
+    assert "Answered the ping" not in shown and "pinged" in shown
+
+
 def test_hook_check_case_work(start, request):
     def hold(case, action):
         return "complaint hold" if case.remark == "投诉" else None

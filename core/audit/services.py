@@ -52,24 +52,53 @@ def record(
         outcome=outcome,
         details=details or {},
     )
-    if db.session.get_bind().dialect.name == "postgresql":
+    last = _chain_end()
+    if last is None and db.session.get_bind().dialect.name == "postgresql":
         db.session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _CHAIN_LOCK})
     # Insert first: on SQLite the insert takes the write lock, so no other writer can append
     # between reading the previous hash and linking to it.
     db.session.add(entry)
     db.session.flush()
-    entry.prev_hash = (
-        db.session.scalar(
-            select(AuditEntry.hash)
-            .where(AuditEntry.id < entry.id)
-            .order_by(AuditEntry.id.desc())
-            .limit(1)
+    if last is None:
+        last = (
+            db.session.scalar(
+                select(AuditEntry.hash)
+                .where(AuditEntry.id < entry.id)
+                .order_by(AuditEntry.id.desc())
+                .limit(1)
+            )
+            or ""
         )
-        or ""
-    )
+    entry.prev_hash = last
     entry.hash = entry_hash(entry)
     db.session.flush()
+    in_savepoint = db.session().get_nested_transaction() is not None  # it may be rolled back
+    db.session.info[_CHAIN_END] = (
+        None if in_savepoint else (db.session().get_transaction(), entry.hash)
+    )
     return entry
+
+
+#: session.info key: the transaction that last appended, and the hash it appended.
+_CHAIN_END = "maple.audit_chain_end"
+
+
+def _chain_end() -> str | None:
+    """The chain's last hash, when this transaction appended it and so still holds the lock
+    (PostgreSQL's advisory lock, SQLite's write lock) that keeps others from appending: the
+    next entry then links to it without locking and reading again. ``None``: read it.
+
+    Remembered per outermost transaction: after a commit or rollback the value is stale and
+    ignored. An entry appended in a savepoint may be rolled back with it, so none is
+    remembered from one, and none is used inside one.
+    """
+    end = db.session.info.get(_CHAIN_END)
+    if end is None or db.session().get_nested_transaction() is not None:
+        return None
+    transaction, last_hash = end
+    if transaction is not db.session().get_transaction() or not transaction.is_active:
+        return None
+    return last_hash
 
 
 def record_saved(obj, action: str, *, user, details: dict | None = None):

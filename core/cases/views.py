@@ -285,11 +285,15 @@ def _render(case: Case, unmasked: bool):
         .filter_by(case_id=case.id)
         .order_by(CaseAssignment.assigned_at.desc(), CaseAssignment.id.desc())
     ).all()
+    titles: dict = {}
+    for answer in hooks_for(case.contract).activity_titles(contract=case.contract):
+        titles.update(answer or {})
     return render_template(
         "core/case_detail.html",
         case=case,
         panels=panels,
         unmasked=unmasked,
+        titles=titles,
         activities=activities,
         payments=payments,
         assignments=assignments,

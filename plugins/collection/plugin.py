@@ -92,6 +92,13 @@ def check_contact(case, channel, contact_type, target, at):
 
 
 @hookimpl
+def activity_titles(contract):
+    from plugins.collection import results
+
+    return results.titles_for(contract) | {k: str(t) for k, t in results.ENTRY_KINDS.items()}
+
+
+@hookimpl
 def case_detail_panels(case, user):
     from plugins.collection.views import complaints, messages, work
 

@@ -481,3 +481,20 @@ def test_settings_answer_404_for_a_contract_without_the_module(client, db, world
     db.session.commit()
     sign_in_as(client, db, world.manager)
     assert client.get(f"/m/collection/settings/{off.id}").status_code == 404
+
+
+def test_the_case_page_timeline_names_results_and_entry_kinds(db, contract, login_as, client):
+    from datetime import UTC, datetime
+
+    from core.cases.services import record_activity
+    from tests.support.cases import make_cases
+
+    on = contract(modules=("collection",))
+    manager = login_as("manager", contracts=[on], locale="en")
+    (case,) = make_cases(db, on)
+    at = datetime(2026, 3, 2, 3, 0, tzinfo=UTC)
+    record_activity(case, manager, at=at, result="no_answer", target=case.mobile)
+    record_activity(case, manager, at=at, kind="payment_claim", channel="other")
+    db.session.commit()
+    page = client.get(f"/cases/{case.id}").text
+    assert "No answer" in page and "Payment claim" in page and ">no_answer<" not in page
