@@ -20,6 +20,40 @@ from core.types import utcnow
 _CHAIN_LOCK = 0x4D41504C
 
 
+def record_many(action: str, objs, *, details: dict | None = None, user=None) -> None:
+    """Append one entry per object of ``objs`` (the same action and details), in two
+    statements however many there are: the inserts, then their links in the chain."""
+    objs = list(objs)
+    if not objs:
+        return
+    first = record(action, obj=objs[0], details=details, user=user)
+    entries = [
+        AuditEntry(
+            at=first.at,
+            user_id=first.user_id,
+            username=first.username,
+            ip=first.ip,
+            action=action,
+            object_type=obj.__table__.name,
+            object_id=str(obj.id),
+            outcome=first.outcome,
+            details=details or {},
+        )
+        for obj in objs[1:]
+    ]
+    if not entries:
+        return
+    db.session.add_all(entries)
+    db.session.flush()  # ids, in insertion order: the chain's order
+    previous = first.hash
+    for entry in sorted(entries, key=lambda e: e.id):
+        entry.prev_hash = previous
+        entry.hash = previous = entry_hash(entry)
+    db.session.flush()
+    if db.session().get_nested_transaction() is None:
+        db.session.info[_CHAIN_END] = (db.session().get_transaction(), previous)
+
+
 def record(
     action: str,
     *,

@@ -62,9 +62,24 @@ class Limits:
     third_party_after_failures: int = DEFAULT_THIRD_PARTY_AFTER_FAILURES
 
 
+#: session.info key: contract id → (transaction, settings row) looked up in that transaction.
+_SETTINGS = "maple.collection_settings"
+
+
 def settings_for(contract, *, create: bool = False) -> CollectionSettings | None:
-    """The contract's settings row; with ``create``, added (with the defaults) if missing."""
+    """The contract's settings row; with ``create``, added (with the defaults) if missing.
+
+    Remembered for the rest of the transaction (the same instance, so changes made in it
+    show): the gate and the work state ask for it on every record and every assignment.
+    """
+    remembered = db.session.info.setdefault(_SETTINGS, {})
+    transaction = db.session().get_transaction()
+    known = remembered.get(contract.id)
+    if known is not None and known[0] is transaction:
+        return known[1]
     row = db.session.scalar(select(CollectionSettings).filter_by(contract_id=contract.id))
+    if row is not None:
+        remembered[contract.id] = (transaction, row)
     if row is None and create:
         row = CollectionSettings(
             contract_id=contract.id,
