@@ -26,6 +26,10 @@ DEFAULTS: dict = {
     "PLUGIN_MODULES": [],
     #: Redis for RQ workers; empty means jobs run on an in-process worker.
     "REDIS_URL": "",
+    #: The agency's own name and phone, as its letters and messages sign them; modules copy
+    #: them into a contract's settings when switched on (a contract may override them).
+    "AGENCY_NAME": "",
+    "AGENCY_PHONE": "",
     "BABEL_DEFAULT_LOCALE": "zh_CN",
     "BABEL_DEFAULT_TIMEZONE": "Asia/Shanghai",
     "LANGUAGES": {"zh_CN": "中文", "en": "English"},

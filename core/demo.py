@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import date, time
 from decimal import Decimal
 
+from flask import current_app
 from sqlalchemy import select
 
 from core.auth.models import Role, Team, User
@@ -34,8 +35,14 @@ DEMO_USERS = [
 MORE_COLLECTORS = [("collector2", "陈催收", "一组"), ("collector3", "刘催收", "二组")]
 
 
+#: The demo agency signs its letters and messages with these, unless configured otherwise.
+DEMO_AGENCY = {"AGENCY_NAME": "枫叶资产管理有限公司", "AGENCY_PHONE": "025-8666 2026"}
+
+
 def create_demo_data() -> list[tuple[str, str]]:
     """Create what is missing (running it twice changes nothing); return the logins."""
+    for key, value in DEMO_AGENCY.items():
+        current_app.config[key] = current_app.config[key] or value
     client = db.session.scalar(select(Client).filter_by(code="JSZ")) or save_client(
         None, name="江苏中行", code="JSZ", notes="中国银行江苏省分行信用卡中心", actor=None
     )

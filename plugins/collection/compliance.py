@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, time, timedelta
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from flask import current_app
 from flask_babel import gettext as _
 from sqlalchemy import func, select
 
@@ -85,6 +86,8 @@ def settings_for(contract, *, create: bool = False) -> CollectionSettings | None
             contract_id=contract.id,
             max_unanswered_calls_per_day=DEFAULT_MAX_UNANSWERED_CALLS_PER_DAY,
             third_party_after_failures=DEFAULT_THIRD_PARTY_AFTER_FAILURES,
+            agency_name=current_app.config["AGENCY_NAME"][:120],
+            agency_phone=current_app.config["AGENCY_PHONE"][:40],
         )
         db.session.add(row)
         db.session.flush()

@@ -204,3 +204,12 @@ def test_a_contract_without_the_module_is_not_gated(db, contract, english):
     for n in range(8):
         call(case, at(23, 0) + timedelta(minutes=n))
     call(case, at(3, 0), contact_type="relative", target="13700000000")
+
+
+def test_a_contract_takes_the_agencys_name_and_phone_when_the_module_is_switched_on(
+    app, db, contract
+):
+    app.config.update(AGENCY_NAME="枫叶资产", AGENCY_PHONE="025-1234")
+    agreement = contract(modules=("collection",))
+    settings = db.session.scalar(select(CollectionSettings).filter_by(contract_id=agreement.id))
+    assert (settings.agency_name, settings.agency_phone) == ("枫叶资产", "025-1234")
