@@ -5,6 +5,11 @@ made up to and including its due date add up to its amount (a payment after the 
 does not keep it). It is **broken** once its due date has passed in the agency's zone without
 being kept. Partial payments are counted (``paid_amount``) but keep nothing.
 
+A case has at most one pending promise: a new promise **replaces** the pending ones made
+before it (status ``replaced``, audited as ``collection.promise_replaced``). A replaced promise
+is never judged again; it counts neither as kept nor as broken and is in no queue. A promise
+larger than the case's balance is refused when it is recorded.
+
 Judged on each confirmed payment (``after_payment_recorded``) and by the daily job
 ``maple collection evaluate-promises``. A payment confirmed late but dated within a broken
 promise's window (a claim the bank confirmed days later) turns that promise kept.
@@ -26,12 +31,32 @@ from plugins.collection.models import PROMISE_BROKEN, PROMISE_KEPT, PROMISE_PEND
 #: Pending promises judged per transaction by the daily job.
 CHUNK = 500
 
+#: A pending promise a later promise on the same case took the place of (never judged).
+PROMISE_REPLACED = "replaced"
+
 
 def promise_made(case: Case, activity: Activity) -> Promise:
-    """Store the promise a contact record carries (one per record)."""
+    """Store the promise a contact record carries (one per record); it replaces the case's
+    pending promises made before it."""
     existing = db.session.scalar(select(Promise).filter_by(activity_id=activity.id))
     if existing is not None:
         return existing
+    earlier = db.session.scalars(
+        select(Promise).where(
+            Promise.case_id == case.id,
+            Promise.status == PROMISE_PENDING,
+            Promise.created_at <= activity.at,
+        )
+    ).all()
+    for old in earlier:
+        old.status, old.evaluated_at = PROMISE_REPLACED, utcnow()
+        record(
+            "collection.promise_replaced",
+            obj=old,
+            user=activity.user,
+            details={"case": case.id, "amount": str(old.amount), "due_on": old.due_on.isoformat(),
+                     "by_activity": activity.id},
+        )  # fmt: skip
     promise = Promise(
         case_id=case.id,
         activity_id=activity.id,

@@ -84,6 +84,21 @@ DEFAULT_CODES = (
 )  # fmt: skip
 _DEFAULTS = {default.code: default for default in DEFAULT_CODES}
 
+#: Results the module writes itself on the timeline (messages.py: an SMS sent, queued or
+#: failed, a letter printed). Not a contract's codes: never picked, never renamed.
+SYSTEM_RESULTS = {
+    "sms_sent": _l("SMS sent"),
+    "sms_queued": _l("SMS queued"),
+    "sms_failed": _l("SMS failed"),
+    "letter_printed": _l("Letter printed"),
+}
+
+#: The timeline entry kinds the module writes besides contact records.
+ENTRY_KINDS = {
+    "payment_claim": _l("Payment claim"),
+    "payment_claim_rejected": _l("Payment claim rejected"),
+}
+
 CODE_PATTERN = re.compile(r"[a-z0-9_]{1,40}")
 
 
@@ -137,8 +152,11 @@ def title(row: ResultCode) -> str:
 
 
 def titles_for(contract) -> dict[str, str]:
-    """code → title for every code of the contract (inactive ones too: old records use them)."""
-    return {row.code: title(row) for row in codes_for(contract, create=True)}
+    """code → title for every code of the contract (inactive ones too: old records use them)
+    and the module's own results (:data:`SYSTEM_RESULTS`). One query."""
+    found = {code: str(name) for code, name in SYSTEM_RESULTS.items()}
+    found.update((row.code, title(row)) for row in codes_for(contract, create=True))
+    return found
 
 
 def result_title(titles: dict[str, str], result: str) -> str:
@@ -222,8 +240,15 @@ def add_code(contract, *, code: str, label: str, outcome: str, user) -> ResultCo
 
 
 def update_code(row: ResultCode, *, label: str, outcome: str, active: bool, user) -> bool:
-    """Rename, re-mean or (de)activate a code; its ``code`` stays. Returns whether it changed."""
+    """Rename, re-mean or (de)activate a code; its ``code`` stays. Returns whether it changed.
+
+    The settings form shows each label as :func:`title` does (a default one translated): a
+    label sent back as shown is not a rename, so a default keeps its stored English label and
+    stays translated for everyone.
+    """
     label = (label or "").strip()
+    if label == title(row):
+        label = row.label
     if not label or len(label) > 80:
         raise _invalid(f"label_{row.id}", _("A label is 1–80 characters."))
     if outcome not in OUTCOMES:
@@ -243,13 +268,14 @@ def update_code(row: ResultCode, *, label: str, outcome: str, active: bool, user
     return True
 
 
-def move_code(row: ResultCode, direction: int, user) -> None:
-    """Swap the code with its neighbour above (``-1``) or below (``+1``) in the list."""
+def move_code(row: ResultCode, direction: int, user) -> bool:
+    """Swap the code with its neighbour above (``-1``) or below (``+1``) in the list; returns
+    whether it moved (the first code does not move up, the last not down)."""
     rows = codes_for(_contract(row))
     index = next(i for i, r in enumerate(rows) if r.id == row.id)
     other = index + (1 if direction > 0 else -1)
     if not 0 <= other < len(rows):
-        return
+        return False
     # Renumber all first: codes added in the same position (or equal ones) swap cleanly.
     for n, r in enumerate(rows):
         r.position = (n + 1) * 10
@@ -261,6 +287,7 @@ def move_code(row: ResultCode, direction: int, user) -> None:
         details={"code": row.code, "direction": "up" if direction < 0 else "down"},
     )
     db.session.flush()
+    return True
 
 
 def _contract(row: ResultCode):

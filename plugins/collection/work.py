@@ -14,7 +14,9 @@ CaseWork is kept up to date by the module's hooks, so a collector's queues are i
 
 The queues (new, promises due today, broken promises, follow-ups due, all) are for one
 scope: the user's own cases, their team's (team leaders) or every case they may see
-(``collection.work_all``), always within contracts that have the module on.
+(``collection.work_all``), always within contracts that have the module on. The action
+queues (all but "all") and the "next case" hold only cases that can be worked now: in the
+normal status and not on a complaint hold (an open complaint, ``collection_complaints``).
 """
 
 from __future__ import annotations
@@ -25,7 +27,7 @@ from decimal import Decimal
 
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import exists, false, func, or_, select
+from sqlalchemy import and_, exists, false, func, or_, select
 
 from core.cases import services as cases
 from core.cases.filters import search_condition, visibility_condition
@@ -35,14 +37,18 @@ from core.clients.services import visible_contracts_query
 from core.errors import InvalidInput, NotAllowed
 from core.extensions import db
 from core.types import agency_zone, utcnow
+from core.web.filters import money
 from plugins.collection.compliance import settings_for
 from plugins.collection.models import (
+    COMPLAINT_OPEN,
     DEFAULT_FIRST_CONTACT_HOURS,
     PROMISE_BROKEN,
     PROMISE_PENDING,
     CaseWork,
+    Complaint,
     Promise,
 )
+from plugins.collection.promises import PROMISE_REPLACED
 
 MODULE = "collection"
 
@@ -73,8 +79,7 @@ def case_assigned(case: Case, holder, previous) -> CaseWork:
         row.holder_id, row.assigned_at = holder.id, now
         if row.first_contacted_at is None:
             row.first_contact_due = now + timedelta(hours=first_contact_hours(case.contract))
-    db.session.flush()
-    return row
+    return row  # flushed with the assignment (autoflush), not one statement per case
 
 
 def catch_up(contract, chunk: int = 5000) -> int:
@@ -206,6 +211,14 @@ def scopes_for(user) -> list[str]:
     return found
 
 
+def default_scope(user) -> str | None:
+    """Where ``user`` lands: a team leader on the team's cases, anyone else on their first."""
+    found = scopes_for(user)
+    if TEAM in found and not user.can("collection.work_all"):
+        return TEAM
+    return found[0] if found else None
+
+
 def agency_today() -> date:
     return utcnow().astimezone(agency_zone()).date()
 
@@ -282,7 +295,7 @@ class Queues:
 
     def conditions(self, queue: str) -> list:
         base = self._base()
-        workable = Case.status == NORMAL
+        workable = and_(Case.status == NORMAL, ~on_hold())
         if queue == NEW:
             return [*base, *self._holder(), workable, CaseWork.first_contact_due.is_not(None)]
         if queue == FOLLOW_UPS:
@@ -360,21 +373,54 @@ class Queues:
 
     def next_case_id(self, queue: str, *, skip: int | None = None) -> int | None:
         """The most urgent case of the queue (in its own order), other than ``skip``."""
-        conditions = self.conditions(queue)
+        # Never to a case that cannot be worked now, whichever the queue ("all" included).
+        conditions = [*self.conditions(queue), Case.status == NORMAL, ~on_hold()]
         if skip is not None:
             conditions = [*conditions, Case.id != skip]
         query = self._select(Case.id).where(*conditions).order_by(*self.urgency(queue)).limit(1)
         return db.session.scalar(query)
 
 
-def promises_of(case_ids: list[int]) -> dict[int, Promise]:
-    """The latest promise of each case (pending or judged), for a page of the workbench."""
+def on_hold():
+    """The condition "the case has an open complaint" (a complaint hold, see complaints.py)."""
+    return exists(
+        select(Complaint.id).where(Complaint.case_id == Case.id, Complaint.status == COMPLAINT_OPEN)
+    )
+
+
+def held_case_ids(case_ids: list[int]) -> set[int]:
+    """Which of ``case_ids`` are on a complaint hold (for marking them in a list)."""
+    if not case_ids:
+        return set()
+    return set(
+        db.session.scalars(
+            select(Complaint.case_id).where(
+                Complaint.case_id.in_(case_ids), Complaint.status == COMPLAINT_OPEN
+            )
+        )
+    )
+
+
+def promises_of(case_ids: list[int], queue: str = ALL, today: date | None = None) -> dict:
+    """The promise each case of a workbench page is listed for: in "promises due today" the
+    pending one due today, in "broken promises" the latest broken one, elsewhere the latest
+    (a replaced promise only when there is no other)."""
     if not case_ids:
         return {}
+    query = select(Promise).where(Promise.case_id.in_(case_ids))
+    if queue == PROMISES:
+        query = query.where(
+            Promise.status == PROMISE_PENDING, Promise.due_on == (today or agency_today())
+        )
+    elif queue == BROKEN:
+        query = query.where(Promise.status == PROMISE_BROKEN)
     rows = db.session.scalars(
-        select(Promise)
-        .where(Promise.case_id.in_(case_ids))
-        .order_by(Promise.case_id, Promise.due_on.desc(), Promise.id.desc())
+        query.order_by(
+            Promise.case_id,
+            (Promise.status == PROMISE_REPLACED).asc(),
+            Promise.due_on.desc(),
+            Promise.id.desc(),
+        )
     )
     latest: dict[int, Promise] = {}
     for row in rows:
@@ -432,6 +478,11 @@ def record_contact(
             errors["promise_amount"] = [_("A promise needs the promised amount.")]
         elif promise_amount <= 0:
             errors["promise_amount"] = [_("A promised amount must be positive.")]
+        elif case.balance is not None and promise_amount > case.balance:
+            errors["promise_amount"] = [
+                _("The promised amount is more than the case's balance (%(balance)s).",
+                  balance=money(case.balance))
+            ]  # fmt: skip
         if promise_date is None:
             errors["promise_date"] = [_("A promise needs the promised date.")]
         elif promise_date < at.astimezone(agency_zone()).date():

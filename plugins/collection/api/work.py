@@ -21,7 +21,7 @@ from core.auth.guard import deny
 from core.cases.filters import BUCKETS
 from core.cases.models import Activity, Case
 from core.cases.services import CHANNELS, CONTACT_TYPES, can_see_case
-from core.errors import InvalidInput
+from core.errors import InvalidInput, NotFound
 from core.extensions import db
 from core.modules import is_enabled
 from plugins.collection import payments as claims
@@ -143,11 +143,17 @@ class ClaimSchema(Schema):
     created_at = fields.AwareDateTime(dump_only=True)
 
 
+class ClaimOutSchema(ClaimSchema):
+    """A claim as answered: the payer (usually the debtor) masked like a name."""
+
+    payer = fields.Function(lambda payment: masking.mask_name(payment.payer or ""))
+
+
 class ClaimPageSchema(Schema):
     total = fields.Integer()
     page = fields.Integer()
     per_page = fields.Integer()
-    items = fields.List(fields.Nested(ClaimSchema))
+    items = fields.List(fields.Nested(ClaimOutSchema))
 
 
 class PageQuerySchema(Schema):
@@ -160,7 +166,8 @@ class RejectSchema(Schema):
 
 
 class QueueQuerySchema(Schema):
-    scope = fields.String(load_default=work.MINE, validate=validate.OneOf(tuple(work.SCOPES)))
+    #: Default: where the workbench lands (the team's cases for a team leader, else the first).
+    scope = fields.String(validate=validate.OneOf(tuple(work.SCOPES)))
     q = fields.String(validate=validate.Length(max=64))
     bucket = fields.String(validate=validate.OneOf(BUCKETS))
     contract = fields.Integer(validate=validate.Range(1, MAX_ID))
@@ -291,7 +298,7 @@ def case_promises(case_id):
 @endpoint(
     permission=WORK_PERMISSIONS,
     body=ClaimSchema,
-    response=ClaimSchema,
+    response=ClaimOutSchema,
     status=201,
     summary="Record a payment claim (CP) on a case",
     tag=TAG,
@@ -324,7 +331,7 @@ def pending_claims(query):
 @collection_api.route("/claims/<int:payment_id>/confirm", methods=["POST"])
 @endpoint(
     permission="collection.confirm_payments",
-    response=ClaimSchema,
+    response=ClaimOutSchema,
     summary="Confirm a payment claim (the balance drops; paid in full settles the case)",
     tag=TAG,
 )
@@ -339,7 +346,7 @@ def confirm_claim(payment_id):
 @endpoint(
     permission="collection.confirm_payments",
     body=RejectSchema,
-    response=ClaimSchema,
+    response=ClaimOutSchema,
     summary="Reject a payment claim, with a reason",
     tag=TAG,
 )
@@ -354,6 +361,7 @@ def reject_claim(payment_id, data):
 
 
 def _queues(query) -> work.Queues:
+    query.setdefault("scope", work.default_scope(current_user))
     if query["scope"] not in work.scopes_for(current_user):
         message = _("You may not see this scope.")
         raise InvalidInput(message, fields={"scope": [message]})
@@ -373,11 +381,13 @@ def _queues(query) -> work.Queues:
     tag=TAG,
 )
 def queue_counts(query):
-    """``scope``: mine, team (team leaders) or all (managers)."""
-    return {"scope": query["scope"], "counts": _queues(query).counts()}
+    """``scope``: mine, team (team leaders) or all (managers); by default the one the
+    workbench opens on."""
+    queues = _queues(query)
+    return {"scope": queues.scope, "counts": queues.counts()}
 
 
-@collection_api.route("/queues/<any(new, promises, broken, follow_ups, all):queue>")
+@collection_api.route("/queues/<queue>")
 @endpoint(
     permission=WORK_PERMISSIONS,
     query=QueueQuerySchema,
@@ -386,6 +396,9 @@ def queue_counts(query):
     tag=TAG,
 )
 def queue_page(queue, query):
+    """``queue``: new, promises, broken, follow_ups or all."""
+    if queue not in work.QUEUES:
+        raise NotFound(_("There is no such queue."))
     queues = _queues(query)
     rows, total, page = queues.page(queue, query["page"], query["per_page"])
     items = [

@@ -187,6 +187,13 @@ def move_code(contract_id, code_id):
     row = db.session.get(ResultCode, code_id) if 0 < code_id <= MAX_ID else None
     if row is None or row.contract_id != contract.id:
         abort(404)
-    results.move_code(row, -1 if request.form.get("direction") == "up" else 1, current_user)
+    up = request.form.get("direction") == "up"
+    moved = results.move_code(row, -1 if up else 1, current_user)
     db.session.commit()
+    if not moved:
+        flash(_("%(label)s is already at that end of the list.", label=results.title(row)), "info")
+    elif up:
+        flash(_("%(label)s moved up.", label=results.title(row)), "success")
+    else:
+        flash(_("%(label)s moved down.", label=results.title(row)), "success")
     return redirect(url_for("collection.settings", contract_id=contract.id) + "#result-codes")

@@ -10,8 +10,9 @@ their team leader, a manager. Any of three permissions opens the pages that work
 from __future__ import annotations
 
 from datetime import datetime
+from pathlib import Path
 
-from flask import abort, flash, redirect, render_template, request, url_for
+from flask import abort, flash, redirect, render_template, request, send_from_directory, url_for
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
@@ -30,11 +31,12 @@ from wtforms.validators import DataRequired, Length, NumberRange, Optional
 
 from core import masking
 from core.auth.guard import deny
-from core.auth.permissions import require
+from core.auth.models import User
+from core.auth.permissions import public, require
 from core.cases.filters import BUCKETS
 from core.cases.models import CLAIM, Activity, Case, Payment
 from core.cases.panels import Panel
-from core.cases.services import CHANNELS, CONTACT_TYPES, can_see_case
+from core.cases.services import CHANNELS, CONTACT_TYPES, can_see_case, work_refusals
 from core.clients.models import Contract
 from core.errors import UserError
 from core.extensions import db
@@ -53,6 +55,14 @@ from plugins.collection.views import collection
 
 PER_PAGE = (20, 50, 100)
 MAX_ID = 2**31 - 1
+STATIC = Path(__file__).resolve().parent.parent / "static"
+
+
+@collection.route("/work.css")
+@public  # a stylesheet, the same for everyone
+def work_stylesheet():
+    return send_from_directory(STATIC, "work.css", mimetype="text/css")
+
 
 # -- helpers ---------------------------------------------------------------------------------------
 
@@ -114,17 +124,20 @@ def _queue_filter(contract_ids: list[int]) -> work.QueueFilter:
     return found
 
 
-def _scope(default: str) -> str:
+def _scope(default: str | None = None) -> str:
+    """The scope asked for, if the user has it; else ``default`` or where the user lands
+    (:func:`work.default_scope`: a team leader on the team's cases)."""
     allowed = work.scopes_for(current_user)
     if not allowed:
         deny("collection.work_own")
+    default = default or work.default_scope(current_user)
     wanted = request.args.get("scope", default)
     if wanted in allowed:
         return wanted
     return default if default in allowed else allowed[0]
 
 
-def _render_workbench(endpoint: str, default_scope: str):
+def _render_workbench(endpoint: str, default_scope: str | None):
     scope = _scope(default_scope)
     queue = request.args.get("queue", work.NEW)
     queue = queue if queue in work.QUEUES else work.NEW
@@ -137,7 +150,8 @@ def _render_workbench(endpoint: str, default_scope: str):
         c.id: c for c in db.session.scalars(select(Contract).where(Contract.id.in_(contract_ids)))
     }
     titles = {cid: titles_for(c) for cid, c in contracts.items()}
-    latest = work.promises_of([case.id for case, _row in rows])
+    latest = work.promises_of([case.id for case, _row in rows], queue, queues.today)
+    held = work.held_case_ids([case.id for case, _row in rows])
     now = utcnow()
     items = [
         {
@@ -148,6 +162,7 @@ def _render_workbench(endpoint: str, default_scope: str):
                 titles.get(case.contract_id, {}), row.last_result if row else ""
             ),
             "promise": latest.get(case.id),
+            "held": case.id in held,
         }
         for case, row in rows
     ]
@@ -167,12 +182,13 @@ def _render_workbench(endpoint: str, default_scope: str):
         per_page=per_page,
         page_sizes=PER_PAGE,
         context=context,
-        sorts=_sort_links(endpoint, queues.filter),
+        sorts=_sort_links(endpoint, queues.filter, queue=queue, scope=scope),
     )
 
 
-def _sort_links(endpoint: str, queue_filter: work.QueueFilter) -> dict:
-    args = request.args.to_dict()
+def _sort_links(endpoint: str, queue_filter: work.QueueFilter, **keep) -> dict:
+    """Each sortable column's link (the page's queue, scope and filter kept) and its order."""
+    args = {**request.args.to_dict(), **keep}
     args.pop("page", None)
     links = {}
     for key in work.SORTS:
@@ -185,8 +201,8 @@ def _sort_links(endpoint: str, queue_filter: work.QueueFilter) -> dict:
 @collection.get("/")
 @require(*WORK_PERMISSIONS)
 def workbench():
-    """My cases (a team leader may switch to the team's), by queue."""
-    return _render_workbench("collection.workbench", work.MINE)
+    """My cases (a team leader lands on the team's and may switch to their own), by queue."""
+    return _render_workbench("collection.workbench", None)
 
 
 @collection.get("/queues")
@@ -199,8 +215,9 @@ def queues():
 @collection.get("/next")
 @require(*WORK_PERMISSIONS)
 def next_case():
-    """Open the most urgent case of the queue (other than the one just worked)."""
-    scope = _scope(work.MINE)
+    """Open the most urgent case of the queue (other than the one just worked) that can be
+    worked now: never a paused, closed or settled case, nor one on a complaint hold."""
+    scope = _scope()
     queue = request.args.get("queue", work.NEW)
     queue = queue if queue in work.QUEUES else work.NEW
     contract_ids = work.collection_contract_ids(current_user)
@@ -223,6 +240,9 @@ CHANNEL_TITLES = VOCABULARIES["channel"]
 CONTACT_TITLES = VOCABULARIES["contact_type"]
 
 
+AT_LEAST_A_CENT = _l("The amount must be at least 0.01.")
+
+
 class RecordForm(FlaskForm):
     at = DateTimeLocalField(
         _l("Time"), format="%Y-%m-%dT%H:%M", validators=[DataRequired()],
@@ -237,7 +257,8 @@ class RecordForm(FlaskForm):
         _l("Next follow-up"), format="%Y-%m-%dT%H:%M", validators=[Optional()]
     )
     promise_amount = DecimalField(
-        _l("Promised amount"), places=2, validators=[Optional(), NumberRange(min=0.01)],
+        _l("Promised amount"), places=2,
+        validators=[Optional(), NumberRange(min=0.01, message=AT_LEAST_A_CENT)],
         description=_l("Required for a promise to pay."),
     )  # fmt: skip
     promise_date = DateField(_l("Promised date"), validators=[Optional()])
@@ -283,6 +304,10 @@ def record_form(case: Case, unmasked: bool = False, *, panel=False) -> tuple[Rec
     """The record form and its target options; ``panel``: an empty form for the case page
     (whatever that request posted, e.g. the unmask button)."""
     form = RecordForm(formdata=None) if panel else RecordForm()
+    # Its ids are prefixed (the case page holds other forms with a "channel" or a "note"), its
+    # field names are not: the API, the tests and the browser fill them by name.
+    for item in form:
+        item.id = item.label.field_id = f"record-{item.name}"
     form.channel.choices = choices((c, CHANNEL_TITLES[c]) for c in CHANNELS)
     form.contact_type.choices = choices((c, CONTACT_TITLES[c]) for c in CONTACT_TYPES)
     options = target_options(case, unmasked)
@@ -356,8 +381,8 @@ PAYMENT_CHANNEL_TITLES = {
 
 
 class ClaimForm(FlaskForm):
-    amount = DecimalField(_l("Amount"), places=2, validators=[DataRequired(),
-                                                             NumberRange(min=0.01)])  # fmt: skip
+    amount = DecimalField(_l("Amount"), places=2, validators=[
+        DataRequired(), NumberRange(min=0.01, message=AT_LEAST_A_CENT)])  # fmt: skip
     paid_on = DateField(_l("Date paid"), validators=[DataRequired()])
     payer = StringField(_l("Payer"), validators=[Optional(), Length(max=120)],
                         description=_l("Who paid, when not the debtor."))  # fmt: skip
@@ -422,9 +447,15 @@ def payments():
     last = max(1, -(-total // per_page))
     number = min(max(1, request.args.get("page", 1, type=int) or 1), last)
     rows = db.session.scalars(query.limit(per_page).offset((number - 1) * per_page)).all()
+    recorder_ids = {row.recorded_by_id for row in rows if row.recorded_by_id}
+    recorders = {
+        user.id: user
+        for user in db.session.scalars(select(User).where(User.id.in_(recorder_ids)))
+    } if recorder_ids else {}  # fmt: skip
     return render_template(
         "collection/payments.html",
         page=Page(number, per_page, total, rows),
+        recorders=recorders,
         channels=PAYMENT_CHANNEL_TITLES,
         may_see_queues=current_user.can("collection.work_all"),
     )
@@ -482,6 +513,10 @@ def _latest_by_target(case: Case) -> dict[str, Activity]:
     return latest
 
 
+#: Timeline entries the panel's "Latest records" lists.
+PANEL_KINDS = ("contact", "payment_claim", "payment_claim_rejected")
+
+
 def case_panel(case, user):
     """The collection panel: contacts with their latest outcome, the record and claim forms
     (for who may work the case), the latest records, promises and payment claims."""
@@ -489,6 +524,9 @@ def case_panel(case, user):
         return None
     unmasked = _unmasked(user)
     workable = may_work(user, case)
+    # What the forms would be refused with (a paused or closed case, a complaint hold): said
+    # first, and no forms that cannot be sent.
+    refusals = work_refusals(case, user, "contact")
     titles = titles_for(case.contract)
     latest = _latest_by_target(case)
     show = (lambda v: v) if unmasked else masking.mask_mobile
@@ -507,7 +545,7 @@ def case_panel(case, user):
                           "last": latest.get(contact.phone) if contact.phone else None})  # fmt: skip
     records = db.session.scalars(
         select(Activity)
-        .where(Activity.case_id == case.id, Activity.kind.in_(("contact", "payment_claim")))
+        .where(Activity.case_id == case.id, Activity.kind.in_(PANEL_KINDS))
         .order_by(Activity.at.desc(), Activity.id.desc())
         .limit(20)
     ).all()
@@ -517,18 +555,31 @@ def case_panel(case, user):
         .order_by(Payment.created_at.desc(), Payment.id.desc())
     ).all()
     context = _queue_args()
+    back_url = back_title = None
+    if context.get("queue") in work.QUEUES and may_work_something(user):
+        endpoint = "collection.queues" if context.get("scope") == work.EVERYONE else (
+            "collection.workbench")  # fmt: skip
+        back_url = url_for(endpoint, **context)
+        back_title = work.QUEUES[context["queue"]]
     html = render_template(
         "collection/work_panel.html",
         case=case,
         workable=workable,
+        refusals=refusals,
+        can_work=workable and not refusals,
+        back_url=back_url,
+        back_title=back_title,
+        rejections=claims.rejection_reasons(claims_),
         reachable=reachable,
         records=records,
         promises=promises_of_case(case),
         claims=claims_,
         titles=titles,
         result_title=result_title,
-        record_form=record_form(case, unmasked, panel=True)[0] if workable else None,
-        claim_form=claim_form(panel=True) if workable else None,
+        record_form=record_form(case, unmasked, panel=True)[0]
+        if workable and not refusals
+        else None,
+        claim_form=claim_form(panel=True) if workable and not refusals else None,
         channels=PAYMENT_CHANNEL_TITLES,
         context=context,
         next_url=url_for("collection.next_case", skip=case.id, **context)
