@@ -31,6 +31,7 @@ from flask import current_app
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import false, func, or_, select, update
+from sqlalchemy.orm import joinedload
 
 from core.audit.services import record
 from core.auth.models import Role, RolePermission, Team, User, user_contracts
@@ -117,7 +118,7 @@ def scope_for(user) -> Scope:
     if user.can("core.cases.view_contract"):
         return Scope(user, contract_ids)
     if user.team_id is None:
-        raise NotAllowed(_("You lead no team, so there are no cases you may allocate."))
+        raise NotAllowed(_("You are in no team, so there are no cases you may allocate."))
     return Scope(user, contract_ids, user.team_id)
 
 
@@ -713,17 +714,48 @@ def own_plan(plan_id, user) -> AllocationPlan:
 
 
 @dataclass
+class TargetResult:
+    """What a commit did for one collector, team pool or the pool (a plan's target)."""
+
+    planned: int = 0
+    changed: int = 0
+    #: The money of the cases given, counted as the plan's preview counted it.
+    changed_amount: Decimal = Decimal(0)
+    unchanged: int = 0
+    skipped: Counter = field(default_factory=Counter)
+
+    def as_dict(self) -> dict:
+        return {
+            "planned": self.planned,
+            "changed": self.changed,
+            "changed_amount": str(self.changed_amount),
+            "unchanged": self.unchanged,
+            "skipped": dict(self.skipped),
+            "skipped_total": sum(self.skipped.values()),
+        }
+
+
+@dataclass
 class Result:
-    """What a commit did: cases given, already in place, and skipped by reason."""
+    """What a commit did: cases given, already in place, and skipped by reason; in all and per
+    target (``user:<id>``, ``team:<id>`` or ``pool``, the keys of the preview's rows)."""
 
     changed: int = 0
     unchanged: int = 0
     skipped: Counter = field(default_factory=Counter)
     #: The first skipped cases by serial, with their reason.
     examples: list[tuple[str, str]] = field(default_factory=list)
+    targets: dict[str, TargetResult] = field(default_factory=dict)
 
-    def skip(self, serial: str, reason: str) -> None:
+    def target(self, key: str) -> TargetResult:
+        if key not in self.targets:
+            self.targets[key] = TargetResult()
+        return self.targets[key]
+
+    def skip(self, serial: str, reason: str, key: str | None = None) -> None:
         self.skipped[reason] += 1
+        if key is not None:
+            self.target(key).skipped[reason] += 1
         if len(self.examples) < EXAMPLES:
             self.examples.append((serial, reason))
 
@@ -738,6 +770,7 @@ class Result:
             "skipped": dict(self.skipped),
             "skipped_total": self.skipped_total,
             "examples": [list(pair) for pair in self.examples],
+            "targets": {key: t.as_dict() for key, t in self.targets.items()},
         }
 
 
@@ -770,10 +803,13 @@ def commit_plan(plan: AllocationPlan, user, *, progress=None) -> Result:
     holders = candidates(scope, {row[1] for row in rows})
     team_ids = {row[2] for row in rows if row[2] is not None}
     teams = {t.id: t for t in db.session.scalars(select(Team).where(Team.id.in_(team_ids or [0])))}
+    money = "balance" if (plan.params or {}).get("basis") == "balance" else "entrusted_amount"
     reason = reason_text(plan)
     result = Result()
+    for row in rows:
+        result.target(_key(row[1], row[2])).planned += 1
     for done, part in enumerate(_chunks(rows, CHUNK)):
-        _commit_chunk(scope, plan, part, holders, teams, reason, result)
+        _commit_chunk(scope, plan, part, holders, teams, reason, money, result)
         if progress is not None:
             progress(min((done + 1) * CHUNK, len(rows)), len(rows))
     plan.params = {**plan.params, "result": result.as_dict()}
@@ -793,7 +829,11 @@ def commit_plan(plan: AllocationPlan, user, *, progress=None) -> Result:
     return result
 
 
-def _commit_chunk(scope, plan, part, holders, teams, reason, result: Result) -> None:
+def _commit_chunk(scope, plan, part, holders, teams, reason, money, result: Result) -> None:
+    """Check a chunk of the plan's rows against the case file now; give each target its
+    cases with one ``assign`` call. Three queries per chunk: the cases (with their contract,
+    holder and team, which ``assign`` and its hooks read), those still in reach, and those
+    assigned since the preview."""
     ids = [row[0] for row in part]
     reachable = set(
         db.session.scalars(select(Case.id).where(Case.id.in_(ids), *case_conditions(scope)))
@@ -805,18 +845,24 @@ def _commit_chunk(scope, plan, part, holders, teams, reason, result: Result) -> 
             )
         )
     )
-    cases = {case.id: case for case in db.session.scalars(select(Case).where(Case.id.in_(ids)))}
+    query = (
+        select(Case)
+        .where(Case.id.in_(ids))
+        .options(joinedload(Case.contract), joinedload(Case.holder), joinedload(Case.team))
+    )
+    cases = {case.id: case for case in db.session.scalars(query).unique()}
     groups: dict[tuple, list[Case]] = defaultdict(list)
     for case_id, user_id, team_id in part:
+        key = _key(user_id, team_id)
         case = cases.get(case_id)
         if case is None:
-            result.skip(f"#{case_id}", _("the case no longer exists"))
+            result.skip(f"#{case_id}", _("the case no longer exists"), key)
             continue
         if case_id not in reachable:
-            result.skip(case.serial, _("it is no longer among the cases you may allocate"))
+            result.skip(case.serial, _("it is no longer among the cases you may allocate"), key)
             continue
         if case_id in moved:
-            result.skip(case.serial, _("it was assigned again after the preview"))
+            result.skip(case.serial, _("it was assigned again after the preview"), key)
             continue
         if user_id is not None:
             holder = holders.get(user_id)
@@ -826,23 +872,30 @@ def _commit_chunk(scope, plan, part, holders, teams, reason, result: Result) -> 
                     "%(name)s is no longer a member of its contract", name=holder.user.display_name
                 )
             if refusal:
-                result.skip(case.serial, refusal.rstrip("."))
+                result.skip(case.serial, refusal.rstrip("."), key)
                 continue
         if team_id is not None and team_id not in teams:
-            result.skip(case.serial, _("the team no longer exists"))
+            result.skip(case.serial, _("the team no longer exists"), key)
             continue
         if case.holder_id == user_id and case.team_id == team_id:
             result.unchanged += 1
+            result.target(key).unchanged += 1
             continue
         groups[(user_id, team_id)].append(case)
     for (user_id, team_id), group in groups.items():
+        key = _key(user_id, team_id)
         holder = holders[user_id].user if user_id is not None else None
         outcome = assign(
             group, holder=holder, team=teams.get(team_id), user=scope.user, reason=reason
         )
+        target = result.target(key)
         result.changed += len(outcome.changed)
+        target.changed += len(outcome.changed)
+        target.changed_amount += sum(
+            (getattr(case, money) or Decimal(0) for case in outcome.changed), Decimal(0)
+        )
         for case, why in outcome.skipped:
-            result.skip(case.serial, why)
+            result.skip(case.serial, why, key)
 
 
 # -- commits too large for one request ---------------------------------------------------------

@@ -110,6 +110,17 @@ class TotalSchema(Schema):
     unchanged = fields.Integer(metadata={"description": "already where the plan puts them"})
 
 
+class TargetResultSchema(Schema):
+    """What the commit did for one target of the plan."""
+
+    planned = fields.Integer()
+    changed = fields.Integer()
+    changed_amount = fields.String(metadata={"description": "the money given, as previewed"})
+    unchanged = fields.Integer()
+    skipped = fields.Dict(keys=fields.String(), values=fields.Integer())
+    skipped_total = fields.Integer()
+
+
 class ResultSchema(Schema):
     changed = fields.Integer()
     unchanged = fields.Integer()
@@ -117,6 +128,11 @@ class ResultSchema(Schema):
     skipped_total = fields.Integer()
     examples = fields.List(
         fields.List(fields.String()), metadata={"description": "[serial, reason] pairs"}
+    )
+    targets = fields.Dict(
+        keys=fields.String(),
+        values=fields.Nested(TargetResultSchema),
+        metadata={"description": "per target (user:<id>, team:<id> or pool, as in targets)"},
     )
 
 

@@ -4,6 +4,7 @@ limits, history, hook and audit, and the allocation pages (real database)."""
 from __future__ import annotations
 
 import random
+import re
 from decimal import Decimal
 
 import pytest
@@ -498,3 +499,129 @@ def test_a_large_direct_allocation_runs_as_a_job_with_its_page(world, db, app, c
     state = client.get(response.headers["Location"] + "/status").json
     assert (state["status"], state["result"]["changed"]) == ("done", 8)
     assert set(holders(db, cases).values()) == {world.b.id}
+
+
+# -- what the plan page says -------------------------------------------------------------------
+
+
+def test_an_out_of_date_plan_shows_what_its_commit_did_per_target(world, db, client, login_as):
+    cases = world.cases(3)
+    login_as("manager", contracts=[world.k], locale="en")
+    form = {
+        "query": "",
+        "case": [str(c.id) for c in cases],
+        "strategy": "even_count",
+        "collector": [str(world.a.id), str(world.b.id)],
+    }
+    plan_url = client.post("/m/collection/allocation/preview", data=form).headers["Location"]
+    service.assign(cases[:2], holder=world.c, user=world.manager)  # Alice's case and Bob's
+    db.session.commit()
+    page = client.post(f"{plan_url}/commit", follow_redirects=True).get_data(as_text=True)
+    result = db.session.scalar(select(AllocationPlan)).params["result"]
+    alice, bob = (result["targets"][f"user:{u.id}"] for u in (world.a, world.b))
+    assert (alice["planned"], alice["changed"], alice["skipped_total"]) == (2, 1, 1)
+    assert (bob["planned"], bob["changed"], bob["skipped_total"]) == (1, 0, 1)
+    assert bob["skipped"] == {"it was assigned again after the preview": 1}
+    assert alice["changed_amount"] == str(cases[2].entrusted_amount)
+    assert "1 case allocated." in page and "2 cases skipped." in page
+    done = page.split('id="result-targets"')[1].split("</table>")[0]
+    bob_row = done.split(f'data-target="user:{world.b.id}"')[1].split("</tr>")[0]
+    cells = [re.sub(r"<[^>]+>", "", cell).strip() for cell in bob_row.split("<td")[1:]]
+    cells = [cell.split(">", 1)[1].strip() for cell in cells]
+    # name, planned, allocated, money, already there, skipped, why
+    assert cells[0].startswith("Bob") and cells[1:3] == ["1", "0"] and cells[4:6] == ["0", "1"]
+    assert cells[6] == "1 × it was assigned again after the preview"
+    assert '<details class="card" id="plan-preview">' in page  # the preview is no longer the news
+
+
+def test_a_recall_says_the_cases_went_back_to_the_pool(world, db, client, login_as):
+    cases = world.cases(2)
+    service.assign(cases, holder=world.a, user=world.manager)
+    db.session.commit()
+    login_as("manager", contracts=[world.k], locale="en")
+    ids = [str(c.id) for c in cases]
+    page = client.post(
+        "/m/collection/allocation/assign",
+        data={"query": "", "case": ids, "target": "pool"},
+        follow_redirects=True,
+    ).get_data(as_text=True)
+    assert "2 cases returned to the pool." in page and "allocated" not in page
+    page = client.post(
+        "/m/collection/allocation/assign",
+        data={"query": "", "case": ids[:1], "target": f"user:{world.b.id}"},
+        follow_redirects=True,
+    ).get_data(as_text=True)
+    assert "1 case allocated." in page
+    plan = db.session.scalars(select(AllocationPlan).order_by(AllocationPlan.id)).first()
+    page = client.get(f"/m/collection/allocation/plans/{plan.id}").get_data(as_text=True)
+    assert "2 cases returned to the pool." in page and "2 selected cases" in page
+
+
+def test_a_team_leaders_recall_returns_cases_to_their_teams_pool(world, db, client):
+    (case,) = world.cases()
+    service.assign([case], holder=world.a, user=world.manager)
+    db.session.commit()
+    from core.auth.services import start_session
+
+    world.leader.locale = "en"
+    session = start_session(world.leader, "127.0.0.1")
+    db.session.commit()
+    with client.session_transaction() as flask_session:
+        flask_session["_user_id"] = session.id
+    page = client.post(
+        "/m/collection/allocation/assign",
+        data={"query": "", "case": str(case.id), "target": "pool"},
+        follow_redirects=True,
+    ).get_data(as_text=True)
+    assert "1 case returned to your team&#39;s pool." in page
+
+
+def test_the_plan_names_its_filter_as_the_case_list_does(world, db, client, login_as):
+    world.cases(2, area="苏南")
+    login_as("manager", contracts=[world.k], locale="en")
+    for holder, shown in (("pool", "Holder: in the pool"), (str(world.a.id), "Holder: Alice")):
+        form = {
+            "query": f"area=苏南&holder={holder}&contract={world.k.id}&status=normal",
+            "scope": "all",
+            "strategy": "even_count",
+            "collector": [str(world.a.id)],
+        }
+        response = client.post("/m/collection/allocation/preview", data=form)
+        if holder != "pool":  # Alice holds nothing: the filter finds no case
+            assert response.status_code == 400
+            continue
+        page = client.get(response.headers["Location"]).get_data(as_text=True)
+        chosen = page[page.index('id="plan-cases"') :].split("</dd>")[0]
+        assert shown in chosen and "Collection area: 苏南" in chosen
+        assert f"Contract: {world.k.number}" in chosen and "Case status: normal" in chosen
+        assert "area=" not in chosen and "holder=" not in chosen
+    service.assign(world.cases(1, area="苏南"), holder=world.a, user=world.manager)
+    db.session.commit()
+    form["query"] = f"holder={world.a.id}"
+    page = client.get(
+        client.post("/m/collection/allocation/preview", data=form).headers["Location"]
+    ).get_data(as_text=True)
+    assert "Holder: Alice" in page.split('id="plan-cases"')[1].split("</dd>")[0]
+
+
+def test_the_plan_counts_the_selected_cases(world, db, client, login_as):
+    cases = world.cases(2)
+    login_as("manager", contracts=[world.k], locale="en")
+    for chosen, text in ((cases[:1], "1 selected case<"), (cases, "2 selected cases<")):
+        form = {
+            "query": "",
+            "case": [str(c.id) for c in chosen],
+            "strategy": "even_count",
+            "collector": [str(world.a.id)],
+        }
+        url = client.post("/m/collection/allocation/preview", data=form).headers["Location"]
+        assert text in client.get(url).get_data(as_text=True)
+
+
+def test_a_leader_in_no_team_is_told_so(world, make_user):
+    loner = make_user("team_leader", contracts=[world.k])
+    with pytest.raises(NotAllowed) as caught:
+        service.scope_for(loner)
+    assert str(caught.value.message) == (
+        "You are in no team, so there are no cases you may allocate."
+    )

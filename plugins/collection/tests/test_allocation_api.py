@@ -90,6 +90,8 @@ def test_preview_then_commit_a_plan(api_as, world, db):
     assert done.status_code == 200, done.json
     assert done.json["job"] is None
     assert done.json["plan"]["result"]["changed"] == 4
+    per_target = done.json["plan"]["result"]["targets"]
+    assert [per_target[f"user:{world[u].id}"]["changed"] for u in ("a", "b")] == [2, 2]
     assert sorted(holders(db, ids).values()) == sorted([world["a"].id] * 2 + [world["b"].id] * 2)
     assert api.post(f"/plans/{plan['id']}/commit").status_code == 409
     assert api.get(f"/plans/{plan['id']}").json["result"]["changed"] == 4

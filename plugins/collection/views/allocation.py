@@ -16,13 +16,14 @@ from core.auth.models import User
 from core.auth.permissions import require
 from core.batches.models import Batch, CategoryOption
 from core.batches.services import AREA, BATCH_STATUSES
-from core.cases.filters import BUCKETS, COUNT_CAP, CaseFilter, row_columns
+from core.cases.filters import BUCKETS, COUNT_CAP, FIELD_TITLES, CaseFilter, row_columns
 from core.cases.models import STATUSES, Case
 from core.clients.models import Client, Contract
 from core.clients.services import can_see_contract
 from core.errors import UserError
 from core.extensions import db
 from core.jobs.services import own_job, status
+from core.masking import mask_id, mask_name
 from core.modules import require_module
 from core.web.filters import CASE_STATUSES
 from core.web.paging import Page
@@ -210,11 +211,25 @@ def _refused(args, error: UserError):
     return _render_index(args, form=request.form, error=error)
 
 
-def _flash_result(result: service.Result) -> None:
-    flash(
-        ngettext("%(num)d case allocated.", "%(num)d cases allocated.", result.changed),
-        "success" if result.changed else "info",
-    )
+def _done_text(plan, changed: int) -> str:
+    """What the commit did in a sentence: allocated, or (a recall) returned to the pool."""
+    params = plan.params or {}
+    recall = plan.strategy == service.MANUAL and params.get("collector") is None
+    if recall and params.get("team") is None:
+        if plan.assignments and plan.assignments[0][2] is not None:  # a team leader's recall
+            return ngettext(
+                "%(num)d case returned to your team's pool.",
+                "%(num)d cases returned to your team's pool.",
+                changed,
+            )
+        return ngettext(
+            "%(num)d case returned to the pool.", "%(num)d cases returned to the pool.", changed
+        )
+    return ngettext("%(num)d case allocated.", "%(num)d cases allocated.", changed)
+
+
+def _flash_result(plan, result: service.Result) -> None:
+    flash(_done_text(plan, result.changed), "success" if result.changed else "info")
     if result.unchanged:
         flash(
             ngettext(
@@ -237,7 +252,7 @@ def _commit(plan):
         return redirect(url_for("collection.allocation_job", job_id=job.id))
     result = service.commit_plan(plan, current_user)
     db.session.commit()
-    _flash_result(result)
+    _flash_result(plan, result)
     return None
 
 
@@ -305,15 +320,77 @@ def _own_plan(plan_id: int):
         abort(404)
 
 
+def _search_shown(value: str) -> str:
+    """A search term as the plan page shows it: a number or a name masked, unless the user
+    may unmask."""
+    if current_user.can("core.pii.unmask"):
+        return value
+    if sum(ch.isdigit() for ch in value) >= 7:
+        return mask_id(value)
+    if any("\u4e00" <= ch <= "\u9fff" for ch in value):
+        return mask_name(value)
+    return value
+
+
+def _chosen_filter(plan) -> list[tuple[str, str]]:
+    """The case filter a plan was made from, as the case list names it: (label, value)."""
+    args = dict((plan.params.get("cases") or {}).get("filter") or {})
+    shown = []
+    for name, title in FIELD_TITLES.items():
+        value = args.get(name)
+        if value in (None, "") or name in ("sort", "dir"):
+            continue
+        if name == "q":
+            value = _search_shown(value)
+        elif name == "status":
+            value = CASE_STATUSES.get(value, value)
+        elif name == "batch_status":
+            value = BATCH_STATUSES.get(value, value)
+        elif name in ("contract", "client", "batch") and str(value).isdigit():
+            model, column = {
+                "contract": (Contract, Contract.number),
+                "client": (Client, Client.name),
+                "batch": (Batch, Batch.batch_no),
+            }[name]
+            found = db.session.scalar(select(column).where(model.id == int(value)))
+            value = found if found is not None else f"#{value}"
+        shown.append((str(title), str(value)))
+    holder = args.get("holder")
+    if holder == service.POOL:
+        shown.insert(0, (_("Holder"), _("in the pool")))
+    elif holder and str(holder).isdigit():
+        name = db.session.scalar(select(User.display_name).where(User.id == int(holder)))
+        shown.insert(0, (_("Holder"), name if name is not None else f"#{holder}"))
+    return shown
+
+
+def _result_rows(plan, result) -> list[dict]:
+    """Per target of the plan, what the commit did (planned, allocated, already there,
+    skipped by reason), named as in the preview."""
+    targets = (result or {}).get("targets")
+    if targets is None:
+        return []
+    rows = []
+    for row in plan.params.get("summary", {}).get("rows", []):
+        if row["key"] in targets:
+            named = {"name": row["name"], "team": row.get("team", ""), "kind": row.get("kind")}
+            rows.append({**targets[row["key"]], "key": row["key"], **named})
+    return rows
+
+
 def _render_plan(plan, status_code: int = 200, error: UserError | None = None):
     job_id = plan.params.get("job")
     job = own_job(job_id, current_user, service.ALLOCATION_JOB) if job_id else None
+    result = plan.params.get("result")
     return (
         render_template(
             "collection/allocation_plan.html",
             plan=plan,
             summary=plan.params.get("summary", {}),
-            result=plan.params.get("result"),
+            result=result,
+            result_rows=_result_rows(plan, result),
+            done_text=_done_text(plan, result["changed"]) if result else "",
+            chosen_filter=_chosen_filter(plan),
             job=job,
             error=error,
             titles=service.STRATEGY_TITLES,
@@ -355,8 +432,15 @@ def _own_allocation_job(job_id: str):
 @require("collection.allocate")
 def allocation_job(job_id):
     job = _own_allocation_job(job_id)
+    state = status(job)
+    changed = (state.get("result") or {}).get("changed")
+    plan = _own_plan(job.params["plan_id"]) if changed is not None else None
     return render_template(
-        "collection/allocation_job.html", job=job, state=status(job), plan_id=job.params["plan_id"]
+        "collection/allocation_job.html",
+        job=job,
+        state=state,
+        plan_id=job.params["plan_id"],
+        done_text=_done_text(plan, changed) if plan is not None else "",
     )
 
 
