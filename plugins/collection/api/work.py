@@ -30,7 +30,7 @@ from plugins.collection.access import WORK_PERMISSIONS, may_work
 from plugins.collection.api import collection_api
 from plugins.collection.models import PROMISE_BROKEN, PROMISE_KEPT, PROMISE_PENDING, Promise
 from plugins.collection.payments import PAYMENT_CHANNELS
-from plugins.collection.promises import promises_of_case
+from plugins.collection.promises import PROMISE_REPLACED, promises_of_case
 
 TAG = "collection work"
 MAX_ID = 2**31 - 1
@@ -108,14 +108,18 @@ class PromiseSchema(Schema):
     user_id = fields.Integer(allow_none=True)
     amount = fields.Decimal(places=2, as_string=True, metadata={"type": "string"})
     due_on = fields.Date()
-    status = fields.String(metadata={"enum": [PROMISE_PENDING, PROMISE_KEPT, PROMISE_BROKEN]})
+    status = fields.String(
+        metadata={"enum": [PROMISE_PENDING, PROMISE_KEPT, PROMISE_BROKEN, PROMISE_REPLACED]}
+    )
     paid_amount = fields.Decimal(places=2, as_string=True, metadata={"type": "string"})
     evaluated_at = fields.AwareDateTime(allow_none=True)
     created_at = fields.AwareDateTime()
 
 
 class PromiseQuerySchema(Schema):
-    status = fields.String(validate=validate.OneOf((PROMISE_PENDING, PROMISE_KEPT, PROMISE_BROKEN)))
+    status = fields.String(
+        validate=validate.OneOf((PROMISE_PENDING, PROMISE_KEPT, PROMISE_BROKEN, PROMISE_REPLACED))
+    )
 
 
 def positive(value) -> None:

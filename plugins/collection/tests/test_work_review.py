@@ -232,7 +232,7 @@ def test_a_new_promise_replaces_the_pending_ones(client, db, world):
     assert work.Queues(world.li, work.MINE).count("promises") == 0  # the one due today is gone
     sign_in_as(client, db, world.li)
     page = client.get(f"/cases/{case.id}").get_data(as_text=True)
-    assert "awaiting payment" in page and "replaced" in page
+    assert "awaiting payment" in page and "replaced by a later promise" in page
 
 
 # -- 7. settings in Chinese ----------------------------------------------------------------------
@@ -347,3 +347,38 @@ def test_a_negative_claim_says_at_least_one_cent(client, db, world):
                            data={"claim-amount": "-5", "claim-paid_on": today().isoformat()})  # fmt: skip
     assert response.status_code == 422
     assert "The amount must be at least 0.01." in response.get_data(as_text=True)
+
+
+# -- layout, in Chromium -------------------------------------------------------------------------
+
+
+def _fits(page, selector: str) -> bool:
+    """The element's right edge is inside the window (not cut off, no sideways scroll)."""
+    box = page.locator(selector).first.bounding_box()
+    return box is not None and box["x"] + box["width"] <= page.viewport_size["width"]
+
+
+@pytest.mark.browser
+def test_the_pages_fit_a_desktop_and_a_phone(live_server, browser_page, db, world):
+    from core.testing.fixtures import sign_in
+
+    (case,) = held_cases(db, world, world.li, entrusted_amount=Decimal("200.00"))
+    claim(db, world, case, amount="300.00")
+    page = browser_page
+    page.set_viewport_size({"width": 1400, "height": 900})
+    sign_in(page, live_server, "manager")
+    page.goto(f"{live_server}/m/collection/payments")
+    assert _fits(page, "#pending-claims input[name=reason]")
+    assert _fits(page, "#pending-claims button.danger")
+    page.goto(f"{live_server}/m/collection/queues?queue=all")
+    assert _fits(page, "#workbench td.holder") and _fits(page, "#workbench td.status")
+    page.screenshot(path="/tmp/work_queues_1400.png", full_page=True)
+
+    page.context.clear_cookies()
+    page.set_viewport_size({"width": 390, "height": 844})
+    sign_in(page, live_server, "li")
+    page.goto(f"{live_server}/cases/{case.id}")
+    for name in ("channel", "contact_type", "target", "result"):
+        box = page.locator(f"#record-form [name={name}]").bounding_box()
+        assert box["width"] > 200, name
+    page.screenshot(path="/tmp/work_case_390.png", full_page=True)

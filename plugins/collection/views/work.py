@@ -603,7 +603,12 @@ def collection_deadline(deadline):
     return _first_contact_hint(deadline)
 
 
-PROMISE_STATUSES = {"pending": _l("awaiting payment"), "kept": _l("kept"), "broken": _l("broken")}
+PROMISE_STATUSES = {
+    "pending": _l("awaiting payment"),
+    "kept": _l("kept"),
+    "broken": _l("broken"),
+    "replaced": _l("replaced by a later promise"),
+}
 
 
 @collection.app_template_filter("collection_promise_status")
