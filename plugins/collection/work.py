@@ -308,12 +308,14 @@ class Queues:
             )
             return [*base, workable, exists(due)]
         if queue == BROKEN:
-            # Broken and not followed up since: a contact after the judgement clears it.
+            # Broken and not followed up since: a contact after the judgement clears it. One
+            # past its due date but not judged yet (the daily job has not run) counts too.
             broken = select(Promise.id).where(
                 Promise.case_id == Case.id,
-                Promise.status == PROMISE_BROKEN,
+                broken_by(self.today),
                 or_(
                     CaseWork.last_contact_at.is_(None),
+                    Promise.evaluated_at.is_(None),
                     Promise.evaluated_at > CaseWork.last_contact_at,
                 ),
             )
@@ -401,6 +403,13 @@ def held_case_ids(case_ids: list[int]) -> set[int]:
     )
 
 
+def broken_by(today: date):
+    """Promises broken as of ``today``: judged so, or pending past their due date (a confirmed
+    payment judges a promise at once, so one still pending after its day was not kept)."""
+    overdue = and_(Promise.status == PROMISE_PENDING, Promise.due_on < today)
+    return or_(Promise.status == PROMISE_BROKEN, overdue)
+
+
 def promises_of(case_ids: list[int], queue: str = ALL, today: date | None = None) -> dict:
     """The promise each case of a workbench page is listed for: in "promises due today" the
     pending one due today, in "broken promises" the latest broken one, elsewhere the latest
@@ -413,7 +422,7 @@ def promises_of(case_ids: list[int], queue: str = ALL, today: date | None = None
             Promise.status == PROMISE_PENDING, Promise.due_on == (today or agency_today())
         )
     elif queue == BROKEN:
-        query = query.where(Promise.status == PROMISE_BROKEN)
+        query = query.where(broken_by(today or agency_today()))
     rows = db.session.scalars(
         query.order_by(
             Promise.case_id,

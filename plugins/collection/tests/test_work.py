@@ -224,6 +224,19 @@ def test_each_queue_holds_its_cases_in_urgency_order(db, world):
     assert work.Queues(world.li, work.MINE).count("broken") == 0
 
 
+def test_a_promise_past_its_day_is_in_the_broken_queue_before_the_daily_job(db, world):
+    (case,) = held_cases(db, world, world.li)
+    today = utcnow().astimezone(SHANGHAI).date()
+    work.record_contact(case, world.li, at=yesterday(10) - timedelta(days=3), channel="phone",
+                        contact_type="debtor", target=case.mobile, result="promise_to_pay",
+                        promise_amount=Decimal(100), promise_date=today - timedelta(days=1))  # fmt: skip
+    db.session.commit()
+    assert db.session.scalar(select(Promise).filter_by(case_id=case.id)).status == "pending"
+    queues = work.Queues(world.li, work.MINE)
+    assert [c.id for c, _row in queues.page("broken", 1, 50)[0]] == [case.id]
+    assert work.promises_of([case.id], work.BROKEN, today)[case.id].due_on < today
+
+
 def test_team_scope_and_filters(db, world):
     held_cases(db, world, world.li, count=2, bucket="M1")
     (wangs,) = held_cases(db, world, world.wang, name="欧阳锋", bucket="M3")
