@@ -19,6 +19,7 @@ module's own gateway (last in line) keeps it in the outbox, queued.
 from __future__ import annotations
 
 import logging
+import re
 import string
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
@@ -28,10 +29,11 @@ from types import SimpleNamespace
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import select
+from sqlalchemy.orm import selectinload
 
 from core import masking
 from core.audit.services import record
-from core.cases.models import Case
+from core.cases.models import Activity, Case
 from core.cases.services import CaseRefused, can_see_case, record_activity
 from core.clients.services import can_see_contract
 from core.errors import Conflict, InvalidInput, NotAllowed, UserError
@@ -41,7 +43,7 @@ from core.modules import is_enabled
 from core.plugins import hooks_for
 from core.types import agency_zone, utcnow
 from plugins.collection.access import may_work
-from plugins.collection.compliance import PHONE_DO_NOT_CONTACT, PHONE_INVALID, settings_for
+from plugins.collection.compliance import settings_for
 from plugins.collection.models import LETTER, SMS, MessageTemplate, OutboxMessage
 
 log = logging.getLogger(__name__)
@@ -346,24 +348,37 @@ def _digits(value: str) -> str:
     return "".join(ch for ch in value or "" if ch.isdigit())
 
 
+#: What an SMS can reach: a mainland mobile number, 11 digits starting with 1.
+MOBILE_NUMBER = re.compile(r"1\d{10}")
+
+
+def _mobile_digits(value: str) -> str:
+    digits = _digits(value)
+    return digits[2:] if len(digits) == 13 and digits.startswith("86") else digits
+
+
 def sms_numbers(case: Case) -> list[tuple[str, str]]:
-    """``(key, number)`` for each of the debtor's numbers a message may go to, never one
-    marked invalid or do-not-contact (on the case's phones, or a contact with that number).
+    """``(key, number)`` for each of the debtor's mobile numbers a message may go to: the
+    case's mobile and the listed phones of kind ``mobile`` whose status is valid, never a
+    landline (home, work), nor a number marked invalid or do-not-contact (on the case's
+    phones, or a contact with that number).
 
     The key (``m`` for the case's mobile, ``p<id>`` for a listed phone) is what forms send,
     so a full number never travels in a page's address.
     """
-    blocked = {
-        _digits(p.number) for p in case.phones if p.status in (PHONE_INVALID, PHONE_DO_NOT_CONTACT)
-    }
+    blocked = {_digits(p.number) for p in case.phones if p.status != "valid"}
     blocked |= {_digits(c.phone) for c in case.contacts if c.do_not_contact and c.phone}
-    candidates = [(f"p{p.id}", p.number) for p in case.phones]
+    candidates = [(f"p{p.id}", p.number) for p in case.phones if p.kind == "mobile"]
     if case.mobile and not any(_digits(case.mobile) == _digits(p.number) for p in case.phones):
         candidates.insert(0, ("m", case.mobile))
     seen, usable = set(), []
     for key, number in candidates:
         digits = _digits(number)
-        if digits and digits not in blocked and digits not in seen:
+        if (
+            MOBILE_NUMBER.fullmatch(_mobile_digits(number))
+            and digits not in blocked
+            and digits not in seen
+        ):
             seen.add(digits)
             usable.append((key, number))
     return usable
@@ -381,6 +396,19 @@ def resolve_number(case: Case, value: str) -> str:
     )
 
 
+def agency_name(contract) -> str:
+    """The name an SMS is signed with (the contract's collection settings), or ``""``."""
+    settings = settings_for(contract)
+    return (settings.agency_name or "").strip() if settings else ""
+
+
+def no_agency_name_text() -> str:
+    return _(
+        "No agency name is set for this contract: an SMS must be signed with it. Set the "
+        "agency name in the collection settings first."
+    )
+
+
 def ensure_may_work(user, case) -> None:
     if not may_work(user, case):
         raise NotAllowed(_("You may not work this case."))
@@ -391,11 +419,14 @@ def send_sms(case: Case, *, template_id, number: str, user, at: datetime | None 
     its key) of ``case``'s debtor; returns the outbox row.
 
     Raises :class:`~core.cases.services.CaseRefused` (audited by the caller's error handling)
-    when a rule refuses it; nothing is stored then.
+    when a rule refuses it, and :class:`~core.errors.Conflict` when the contract has no agency
+    name to sign the message with; nothing is stored then.
     """
     ensure_may_work(user, case)
     template = usable_template(template_id, case, SMS)
     number = resolve_number(case, number)
+    if not agency_name(case.contract):
+        raise Conflict(no_agency_name_text())
     at = at or utcnow()
     text = render(template, case, at.astimezone(agency_zone()).date()).body
     activity = record_activity(
@@ -500,8 +531,16 @@ def recent_messages(case: Case, limit: int = 10) -> list[OutboxMessage]:
 
 # -- letters -----------------------------------------------------------------------------------
 
+#: Printing letters shows the debtor's full name and address (the letter must reach them):
+#: a disclosure to the addressee, so a permission of its own.
+PRINT_LETTERS = "collection.print_letters"
+
 #: Where a letter goes, in order of preference.
 LETTER_ADDRESS_KINDS = ("home", "statement")
+
+
+def may_print_letters(user) -> bool:
+    return user is not None and user.can(PRINT_LETTERS)
 
 
 def letter_address(case: Case):
@@ -511,6 +550,56 @@ def letter_address(case: Case):
             if address.kind == kind and address.status == "valid" and address.address.strip():
                 return address
     return None
+
+
+def printed_today(case_ids, template: MessageTemplate, today: date) -> set[int]:
+    """The cases of ``case_ids`` with a letter from ``template`` recorded on ``today`` (the
+    agency's day)."""
+    ids = list(case_ids)
+    if not ids:
+        return set()
+    zone = agency_zone()
+    start = datetime.combine(today, datetime.min.time(), tzinfo=zone)
+    rows = db.session.execute(
+        select(Activity.case_id, Activity.data).where(
+            Activity.case_id.in_(ids),
+            Activity.channel == "letter",
+            Activity.result == LETTER_RESULT,
+            Activity.at >= start,
+            Activity.at < start + timedelta(days=1),
+        )
+    )
+    return {case_id for case_id, data in rows if (data or {}).get("template") == template.id}
+
+
+@dataclass
+class PlannedLetter:
+    """A case of a letter selection before printing: where its letter would go, or why none."""
+
+    case: Case
+    address: object
+    problem: str = ""
+
+
+def plan_letters(cases, *, template: MessageTemplate, user, today: date | None = None):
+    """What printing ``template`` for ``cases`` would do, case by case, without recording
+    anything; the contact rules are asked only when printing."""
+    cases = list(cases)
+    done = printed_today([c.id for c in cases], template, today or agency_today())
+    planned = []
+    for case in cases:
+        address = letter_address(case)
+        problem = ""
+        if case.contract_id != template.contract_id:
+            problem = _("the template is of another contract")
+        elif not may_work(user, case):
+            problem = _("you may not work this case")
+        elif case.id in done:
+            problem = _("a letter from this template was already printed today")
+        elif address is None:
+            problem = _("no valid home or statement address")
+        planned.append(PlannedLetter(case, address, problem))
+    return planned
 
 
 @dataclass
@@ -523,20 +612,27 @@ class Letter:
 
 @dataclass
 class LetterRun:
-    """One printed document: the letters, and the cases refused with the reason."""
+    """One printed document: the letters, the cases skipped because their letter was already
+    printed today, and the cases refused with the reason."""
 
     template: MessageTemplate
     letters: list[Letter] = field(default_factory=list)
+    skipped: list[Case] = field(default_factory=list)
     refused: list[tuple[Case, str]] = field(default_factory=list)
 
 
 def generate_letters(cases, *, template: MessageTemplate, user, at: datetime | None = None):
     """A letter per case from ``template``, each recorded as a ``letter`` contact on the case.
 
-    A case the user may not work, without an address to send to, or refused by a rule (the
-    contact window, a hold) gets no letter and is listed with the reason; the rule's refusal
-    is audited as the core audits it.
+    Needs :data:`PRINT_LETTERS`: a letter carries the debtor's full name and address. A case
+    the user may not work, without an address to send to, or refused by a rule (the contact
+    window, a hold) gets no letter and is listed with the reason; the rule's refusal is
+    audited as the core audits it. A case whose letter from this template was already printed
+    today is skipped (the letter is recorded once a day). The run is audited with the case
+    ids and counts, never a name or an address.
     """
+    if not may_print_letters(user):
+        raise NotAllowed(_("You may not print letters."))
     if template.channel != LETTER or not template.active:
         raise UserError(_("Choose an active letter template."))
     cases = list(cases)
@@ -544,6 +640,7 @@ def generate_letters(cases, *, template: MessageTemplate, user, at: datetime | N
         raise UserError(_("At most %(n)d letters at a time; narrow the selection.", n=MAX_LETTERS))
     at = at or utcnow()
     today = at.astimezone(agency_zone()).date()
+    done = printed_today([c.id for c in cases], template, today)
     run = LetterRun(template)
     for case in cases:
         if case.contract_id != template.contract_id:
@@ -551,6 +648,9 @@ def generate_letters(cases, *, template: MessageTemplate, user, at: datetime | N
             continue
         if not may_work(user, case):
             run.refused.append((case, _("you may not work this case")))
+            continue
+        if case.id in done:
+            run.skipped.append(case)
             continue
         address = letter_address(case)
         if address is None:
@@ -576,6 +676,7 @@ def generate_letters(cases, *, template: MessageTemplate, user, at: datetime | N
             record(**refusal.audit)
             run.refused.append((case, refusal.message))
             continue
+        done.add(case.id)  # the same case twice in one run: one letter
         run.letters.append(Letter(case, address, rendered.subject, rendered.body))
     record(
         "collection.letters_printed",
@@ -584,15 +685,17 @@ def generate_letters(cases, *, template: MessageTemplate, user, at: datetime | N
         details={
             "template": template.id,
             "letters": len(run.letters),
+            "skipped": len(run.skipped),
             "refused": len(run.refused),
-            "cases": [letter.case.id for letter in run.letters][:200],
+            "cases": [letter.case.id for letter in run.letters],
         },
     )
     return run
 
 
 def letter_cases(user, case_ids) -> list[Case]:
-    """The cases of ``case_ids`` that ``user`` may see, in the order given."""
-    ids = [i for i in case_ids if 0 < i <= 2**31 - 1]
-    found = {c.id: c for c in db.session.scalars(select(Case).where(Case.id.in_(ids)))}
+    """The cases of ``case_ids`` that ``user`` may see, in the order given (each once)."""
+    ids = list(dict.fromkeys(i for i in case_ids if 0 < i <= 2**31 - 1))
+    query = select(Case).where(Case.id.in_(ids)).options(selectinload(Case.addresses))
+    found = {c.id: c for c in db.session.scalars(query)}
     return [found[i] for i in ids if i in found and can_see_case(user, found[i])]

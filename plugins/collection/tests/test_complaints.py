@@ -3,6 +3,7 @@ overdue ones first; pages and API are permission- and visibility-checked (real d
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 
@@ -156,10 +157,13 @@ def test_the_case_page_shows_the_hold_and_registers_a_complaint(client, login_as
     (case,) = make_cases(db, on, holder_id=user.id)
     page = client.get(f"/cases/{case.id}").get_data(as_text=True)
     assert f"/m/collection/cases/{case.id}/complaints" in page
-    bad = client.post(f"/m/collection/cases/{case.id}/complaints", data={"channel": "phone"})
+    bad = client.post(
+        f"/m/collection/cases/{case.id}/complaints", data={"complaint-channel": "phone"}
+    )
     assert bad.status_code == 422
     response = client.post(
-        f"/m/collection/cases/{case.id}/complaints", data={"channel": "phone", "content": "投诉"}
+        f"/m/collection/cases/{case.id}/complaints",
+        data={"complaint-channel": "phone", "complaint-content": "投诉"},
     )
     assert response.status_code == 302
     complaint = db.session.scalar(select(Complaint))
@@ -173,8 +177,34 @@ def test_complaint_pages_need_the_permission_and_a_visible_case(client, login_as
     login_as("collector", contracts=[on])
     assert client.get("/m/collection/complaints").status_code == 403
     assert client.get(f"/m/collection/cases/{case.id}/complaints").status_code == 404
-    login_as("qa_inspector", contracts=[on])  # sees the case, neither works it nor handles
+    login_as("legal", contracts=[on])  # sees the case, neither works it nor handles
     assert client.get(f"/m/collection/cases/{case.id}/complaints").status_code == 403
+    assert client.get("/m/collection/complaints").status_code == 403
+
+
+def test_qa_inspectors_handle_complaints(client, login_as, db, on, case, collector):
+    complaint = complaints.register_complaint(case, channel="phone", content="态度恶劣",
+                                              user=collector)  # fmt: skip
+    db.session.commit()
+    inspector = login_as("qa_inspector", contracts=[on], locale="en")
+    assert inspector.can("collection.handle_complaints")
+    listing = client.get("/m/collection/complaints").get_data(as_text=True)
+    assert case.serial in listing and "unresolved" in listing
+    response = client.post(
+        f"/m/collection/complaints/{complaint.id}", data={"resolution": "已回访"}
+    )
+    assert response.status_code == 302
+    db.session.refresh(complaint)
+    assert (complaint.status, complaint.handler_id) == (COMPLAINT_RESOLVED, inspector.id)
+
+
+def test_the_complaint_form_ids_do_not_clash_with_the_record_form(client, login_as, db, on):
+    user = login_as("collector", contracts=[on])
+    (case,) = make_cases(db, on, holder_id=user.id)
+    page = client.get(f"/cases/{case.id}").get_data(as_text=True)
+    assert 'id="complaint-channel"' in page and 'id="complaint-content"' in page
+    ids = re.findall(r'\bid="([^"]+)"', page)
+    assert len(ids) == len(set(ids)), sorted(i for i in ids if ids.count(i) > 1)
 
 
 def test_a_handler_lists_and_resolves(client, login_as, db, on, case, collector):

@@ -12,8 +12,9 @@ import pytest
 from flask_babel import force_locale
 from sqlalchemy import func, select
 
-from core import hookimpl
+from core import hookimpl, masking
 from core.audit.models import AuditEntry
+from core.auth.models import Role, RolePermission
 from core.cases.models import Activity, CaseAddress, CaseContact, CasePhone
 from core.cases.services import CaseRefused
 from core.errors import Conflict, InvalidInput, NotAllowed
@@ -55,6 +56,19 @@ def manager(make_user, on):
 @pytest.fixture
 def collector(make_user, on):
     return make_user("collector", contracts=[on])
+
+
+def grant(db, role_name, permission):
+    role = db.session.scalar(select(Role).filter_by(name=role_name))
+    role.grants.append(RolePermission(permission=permission))
+    db.session.commit()
+
+
+@pytest.fixture
+def printer(db, collector):
+    """The collector, with the permission to print letters (managers have it by default)."""
+    grant(db, "collector", messages.PRINT_LETTERS)
+    return collector
 
 
 @pytest.fixture
@@ -212,16 +226,21 @@ def test_only_the_debtors_contactable_numbers_are_offered(db, case, collector):
         [
             CasePhone(case_id=case.id, number="13900000001", status="invalid"),
             CasePhone(case_id=case.id, number="13900000002", status="do_not_contact"),
-            CasePhone(case_id=case.id, number="13900000003", kind="home"),
+            CasePhone(case_id=case.id, number="13900000003", kind="mobile"),
             CasePhone(case_id=case.id, number="13900000004"),
             CaseContact(case_id=case.id, phone="13900000004", do_not_contact=True),
+            CasePhone(case_id=case.id, number="025-84568854", kind="home"),
+            CasePhone(case_id=case.id, number="13900000005", kind="work"),
+            CasePhone(case_id=case.id, number="025-84560000", kind="mobile"),  # not a mobile
         ]
     )
     db.session.commit()
     numbers = [number for _key, number in messages.sms_numbers(case)]
     assert numbers == [MOBILE, "13900000003"]
     template = sms_template(db, case.contract)
-    for refused in ("13900000001", "13900000002", "13900000004", "13700000000"):
+    refused_numbers = ("13900000001", "13900000002", "13900000004", "13700000000",
+                       "025-84568854", "13900000005", "025-84560000")  # fmt: skip
+    for refused in refused_numbers:
         with pytest.raises(InvalidInput):
             messages.send_sms(
                 case, template_id=template.id, number=refused, user=collector, at=at(10)
@@ -382,6 +401,48 @@ def test_a_wrong_number_key_is_a_422(client, login_as, db, on, case):
     assert response.status_code == 422
 
 
+def test_the_case_page_offers_only_mobile_numbers(client, login_as, db, on, case):
+    user = login_as("collector", contracts=[on], locale="en")
+    case.holder_id = user.id
+    db.session.add(CasePhone(case_id=case.id, number="025-84568854", kind="home"))
+    db.session.commit()
+    sms_template(db, on)
+    page = client.get(f"/cases/{case.id}").get_data(as_text=True)
+    offered = page[page.index('id="sms-number"') :].split("</select>")[0]
+    assert "138****5678" in offered
+    assert masking.mask_mobile("025-84568854") in page  # on the case's phone list
+    assert masking.mask_mobile("025-84568854") not in offered  # but no SMS to a landline
+
+
+def test_without_an_agency_name_an_sms_is_refused_and_the_previews_warn(
+    client, login_as, db, on, case
+):
+    always_open(on, db)
+    settings_for(on).agency_name = ""
+    user = login_as("manager", contracts=[on], locale="en")
+    case.holder_id = user.id
+    db.session.commit()
+    template = sms_template(db, on, body="【{agency_name}】{name}您好")
+    preview = client.get(f"/m/collection/cases/{case.id}/sms?template={template.id}&number=m")
+    text = preview.get_data(as_text=True)
+    assert preview.status_code == 200
+    assert "set the agency name in the collection settings" in text.lower()
+    assert 'id="no-agency-name"' in text and ">Send</button>" not in text
+    sent = client.post(
+        f"/m/collection/cases/{case.id}/sms", data={"template": template.id, "number": "m"}
+    )
+    assert sent.status_code == 409 and "agency name" in sent.get_data(as_text=True)
+    assert db.session.scalar(select(func.count(OutboxMessage.id))) == 0
+    assert db.session.scalar(select(func.count(Activity.id))) == 0
+    with pytest.raises(Conflict):
+        messages.send_sms(case, template_id=template.id, number=MOBILE, user=user, at=at(10))
+    shown = client.get(f"/m/collection/templates/{template.id}/preview").get_data(as_text=True)
+    assert 'id="no-agency-name"' in shown
+    letter = letter_template(db, on)  # a letter is not signed that way: its page says so itself
+    shown = client.get(f"/m/collection/templates/{letter.id}/preview").get_data(as_text=True)
+    assert 'id="no-agency-name"' not in shown
+
+
 # -- templates pages -----------------------------------------------------------------------------
 
 
@@ -428,15 +489,15 @@ def test_template_preview_with_a_case_or_a_sample(client, login_as, db, on, case
 # -- letters -------------------------------------------------------------------------------------
 
 
-def test_letters_print_one_per_case_record_a_letter_and_list_refused_cases(db, on, case, collector):
+def test_letters_print_one_per_case_record_a_letter_and_list_refused_cases(db, on, case, printer):
     template = letter_template(db, on)
-    (no_address,) = make_cases(db, on, holder_id=collector.id)
-    (paused,) = make_cases(db, on, holder_id=collector.id, status="paused")
+    (no_address,) = make_cases(db, on, holder_id=printer.id)
+    (paused,) = make_cases(db, on, holder_id=printer.id, status="paused")
     db.session.add(CaseAddress(case_id=paused.id, kind="statement", address="上海市黄浦区1号"))
     db.session.add(CaseAddress(case_id=no_address.id, kind="work", address="单位地址"))
     db.session.commit()
     run = messages.generate_letters(
-        [case, no_address, paused], template=template, user=collector, at=at(10)
+        [case, no_address, paused], template=template, user=printer, at=at(10)
     )
     db.session.commit()
     (letter,) = run.letters
@@ -454,45 +515,132 @@ def test_letters_print_one_per_case_record_a_letter_and_list_refused_cases(db, o
     assert denied.object_id == str(paused.id)
 
 
-def test_letters_at_night_are_refused_by_the_window(db, on, case, collector):
-    run = messages.generate_letters([case], template=letter_template(db, on), user=collector,
+def test_a_print_run_is_audited_with_case_ids_and_counts_never_names_or_addresses(
+    db, on, case, printer
+):
+    messages.generate_letters([case], template=letter_template(db, on), user=printer, at=at(10))
+    db.session.commit()
+    entry = db.session.scalar(select(AuditEntry).filter_by(action="collection.letters_printed"))
+    assert entry.user_id == printer.id
+    assert (entry.details["cases"], entry.details["letters"]) == ([case.id], 1)
+    assert "李小龙" not in str(entry.details) and "中山路" not in str(entry.details)
+
+
+def test_printing_letters_needs_its_own_permission(db, on, case, collector):
+    with pytest.raises(NotAllowed):
+        messages.generate_letters([case], template=letter_template(db, on), user=collector,
+                                  at=at(10))  # fmt: skip
+    assert db.session.scalar(select(func.count(Activity.id))) == 0
+
+
+def test_the_same_letter_printed_twice_the_same_day_is_recorded_once(db, on, case, printer):
+    template = letter_template(db, on)
+    first = messages.generate_letters([case], template=template, user=printer, at=at(10))
+    again = messages.generate_letters([case], template=template, user=printer, at=at(15))
+    assert len(first.letters) == 1
+    assert (again.letters, again.skipped) == ([], [case])
+    other = MessageTemplate(contract_id=on.id, channel=LETTER, name="另一封", body="{name}")
+    db.session.add(other)
+    db.session.flush()
+    assert len(messages.generate_letters([case], template=other, user=printer, at=at(15)).letters)
+    tomorrow = messages.generate_letters([case], template=template, user=printer, at=at(10, day=3))
+    assert len(tomorrow.letters) == 1
+    results = db.session.scalars(select(Activity.data).filter_by(channel="letter")).all()
+    assert [r["template"] for r in results] == [template.id, other.id, template.id]
+    entry = db.session.scalars(
+        select(AuditEntry).filter_by(action="collection.letters_printed").order_by(AuditEntry.id)
+    ).all()[1]
+    assert (entry.details["letters"], entry.details["skipped"]) == (0, 1)
+
+
+def test_letters_at_night_are_refused_by_the_window(db, on, case, printer):
+    run = messages.generate_letters([case], template=letter_template(db, on), user=printer,
                                     at=at(23))  # fmt: skip
     assert run.letters == []
     assert "Outside the contact hours" in run.refused[0][1]
 
 
-def test_the_letter_document_prints_from_the_case_page(client, login_as, db, on, case):
+def test_the_letter_document_prints_the_real_name_and_address_from_the_case_page(
+    client, login_as, db, on, case
+):
     always_open(on, db)
-    user = login_as("collector", contracts=[on])
+    grant(db, "collector", messages.PRINT_LETTERS)
+    user = login_as("collector", contracts=[on], locale="en")
     case.holder_id = user.id
     db.session.commit()
+    assert not user.can("core.pii.unmask")
     template = letter_template(db, on)
-    response = client.post("/m/collection/letters", data={"template": template.id, "case": case.id})
+    assert 'id="letter-form"' in client.get(f"/cases/{case.id}").get_data(as_text=True)
+    form = {"template": template.id, "case": case.id, "from": "case"}
+    response = client.post("/m/collection/letters", data=form)
     assert response.status_code == 200
     page = response.get_data(as_text=True)
     assert page.count('class="letter"') == 1
-    assert "华信催收" in page and "李**" in page and "李小龙" not in page
-    assert "江苏省南京市****" in page  # masked without the unmask permission
+    assert "华信催收" in page
+    assert "李小龙" in page and "江苏省南京市玄武区中山路1号" in page  # the letter must arrive
+    assert "6222021234567890123" not in page  # numbers in the text stay masked
+    assert f"/cases/{case.id}" in page  # back to the case
     assert "messages.css" in page
+    assert db.session.scalar(select(func.count(Activity.id)).filter_by(channel="letter")) == 1
+    again = client.post("/m/collection/letters", data=form).get_data(as_text=True)
+    assert again.count('class="letter"') == 0 and "already printed today" in again
     assert db.session.scalar(select(func.count(Activity.id)).filter_by(channel="letter")) == 1
     css = client.get("/m/collection/messages.css")
     assert css.status_code == 200 and b"page-break-after" in css.data
 
 
-def test_letters_for_a_filter_selection(client, login_as, db, on, make_user):
+def test_who_may_not_print_letters_gets_403_and_no_letter_action(client, login_as, db, on, case):
     always_open(on, db)
-    user = login_as("manager", contracts=[on], locale="en")
+    user = login_as("collector", contracts=[on])
+    case.holder_id = user.id
+    db.session.commit()
+    template = letter_template(db, on)
+    page = client.get(f"/cases/{case.id}").get_data(as_text=True)
+    assert "Letters and SMS" in page or "sms-form" in page
+    assert 'id="letter-form"' not in page
+    assert client.get("/m/collection/letters").status_code == 403
+    response = client.post("/m/collection/letters", data={"template": template.id, "case": case.id})
+    assert response.status_code == 403
+    assert db.session.scalar(select(func.count(Activity.id))) == 0
+
+
+def test_letters_for_a_filter_selection_list_the_cases_to_tick(client, login_as, db, on):
+    always_open(on, db)
+    login_as("manager", contracts=[on], locale="en")
     cases = make_cases(db, on, count=3, area="南京")
     make_cases(db, on, count=2, area="苏州")
-    for c in cases:
+    for c in cases[:2]:
         db.session.add(CaseAddress(case_id=c.id, kind="home", address="南京市鼓楼区1号"))
+    db.session.add(CaseAddress(case_id=cases[1].id, kind="statement", address="南京市2号"))
     db.session.commit()
     template = letter_template(db, on)
     page = client.get(f"/m/collection/letters?template={template.id}&area=南京")
-    assert "3 cases match" in page.get_data(as_text=True)
-    response = client.post("/m/collection/letters", data={"template": template.id, "area": "南京"})
-    assert response.get_data(as_text=True).count('class="letter"') == 3
-    assert user.can("core.cases.view_contract")
+    text = page.get_data(as_text=True)
+    assert "3 cases match" in text and "2 cases can be printed" in text
+    for c in cases:
+        assert c.serial in text
+    assert cases[0].name not in text and masking.mask_name(cases[0].name) in text
+    assert "no address" in text and "home address" in text
+    assert text.count('name="case"') == 3 and text.count(" disabled") >= 1
+    ticked = {"template": template.id, "case": [cases[1].id]}  # the first one left out
+    response = client.post("/m/collection/letters", data=ticked).get_data(as_text=True)
+    assert response.count('class="letter"') == 1 and cases[1].name in response
+    printed = db.session.scalars(select(Activity.case_id).filter_by(channel="letter")).all()
+    assert printed == [cases[1].id]
+    nothing = client.post("/m/collection/letters", data={"template": template.id})
+    assert nothing.status_code == 422 and "Tick at least one case" in nothing.get_data(True)
+
+
+def test_a_selection_past_the_cap_is_not_listed(client, login_as, db, on, monkeypatch):
+    monkeypatch.setattr(messages, "MAX_LETTERS", 2)
+    login_as("manager", contracts=[on], locale="en")
+    cases = make_cases(db, on, count=3)
+    template = letter_template(db, on)
+    text = client.get(f"/m/collection/letters?template={template.id}").get_data(as_text=True)
+    assert "At most 2 letters at a time" in text and 'name="case"' not in text
+    response = client.post("/m/collection/letters",
+                           data={"template": template.id, "case": [c.id for c in cases]})  # fmt: skip
+    assert response.status_code == 400
 
 
 # -- the outbox ----------------------------------------------------------------------------------

@@ -11,6 +11,7 @@ from sqlalchemy import func, select
 from core.audit.models import AuditEntry
 from core.auth.models import Role, RolePermission
 from core.auth.services import issue_token
+from plugins.collection.compliance import settings_for
 from plugins.collection.models import SMS, MessageTemplate, OutboxMessage
 from tests.support.cases import make_cases
 
@@ -28,8 +29,12 @@ class Api:
 
 
 @pytest.fixture
-def on(contract):
-    return contract(modules=["collection"])
+def on(contract, db):
+    """A contract with the module on and the agency's name set (an SMS is signed with it)."""
+    made = contract(modules=["collection"])
+    settings_for(made).agency_name = "华信催收"
+    db.session.commit()
+    return made
 
 
 @pytest.fixture
@@ -122,6 +127,19 @@ def test_an_sms_outside_the_window_is_a_409_audited_and_stores_nothing(api_as, d
     assert db.session.scalar(select(func.count(OutboxMessage.id))) == 0
     denied = db.session.scalar(select(AuditEntry).filter_by(action="case.action_denied"))
     assert denied.object_id == str(case.id)
+
+
+def test_an_sms_without_the_agency_name_is_a_409_and_stores_nothing(api_as, db, on, template):
+    on.contact_start = on.contact_end = time(0)
+    settings_for(on).agency_name = ""
+    db.session.commit()
+    api = api_as("manager", contracts=[on], locale="en")
+    (case,) = make_cases(db, on, mobile=MOBILE)
+    response = api("POST", f"/cases/{case.id}/sms", json={"template_id": template.id,
+                                                           "number": "m"})  # fmt: skip
+    assert response.status_code == 409
+    assert "agency name" in response.json["error"]["message"]
+    assert db.session.scalar(select(func.count(OutboxMessage.id))) == 0
 
 
 def test_a_case_you_may_not_see_is_404_and_templates_need_the_permission(api_as, db, on, template):

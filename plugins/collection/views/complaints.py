@@ -31,6 +31,8 @@ from plugins.collection.views.messages import visible_case
 
 MAX_ID = 2**31 - 1
 PER_PAGE = 50
+#: The complaint form's field prefix (names and ids: ``complaint-channel``).
+PREFIX = "complaint"
 
 
 def due_text(complaint: Complaint, now=None) -> str:
@@ -45,6 +47,9 @@ def due_text(complaint: Complaint, now=None) -> str:
 
 
 class ComplaintForm(FlaskForm):
+    """Shown on the case page beside the record form: made with ``prefix=PREFIX`` so its
+    fields' ids (``complaint-channel``) do not clash with the record form's."""
+
     channel = SelectField(
         _l("Came in by"), choices=choices(service.CHANNELS.items()), validators=[DataRequired()]
     )
@@ -70,7 +75,7 @@ def case_panel(case, user):
         "collection/complaint_panel.html",
         case=case,
         complaints=open_,
-        form=ComplaintForm() if may_register else None,
+        form=ComplaintForm(prefix=PREFIX) if may_register else None,
         due_text=due_text,
         channels=service.CHANNELS,
         now=utcnow(),
@@ -85,7 +90,7 @@ def complaint_new(case_id):
     case = visible_case(case_id)
     if not service.may_register(current_user, case):
         deny(" | ".join((*WORK_PERMISSIONS, "collection.handle_complaints")))
-    form = ComplaintForm()
+    form = ComplaintForm(prefix=PREFIX)
     if form.validate_on_submit():
         try:
             complaint = service.register_complaint(

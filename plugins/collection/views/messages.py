@@ -16,7 +16,6 @@ from wtforms import BooleanField, DateField, SelectField, StringField, TextAreaF
 from wtforms.validators import DataRequired, Length, Optional
 
 from core import masking
-from core.audit.services import record
 from core.auth.guard import deny
 from core.auth.permissions import public, require
 from core.cases.filters import CaseFilter, ids_query
@@ -220,6 +219,9 @@ def template_preview(template_id):
             case=case,
             serial=serial,
             error=error,
+            no_agency_name=messages.no_agency_name_text()
+            if template.channel == SMS and not messages.agency_name(template.contract)
+            else "",
         ),
         status,
     )
@@ -263,6 +265,9 @@ def sms(case_id):
             key=key,
             number=masking.mask_mobile(number),
             body=messages.render(template, case).body,
+            no_agency_name=messages.no_agency_name_text()
+            if not messages.agency_name(case.contract)
+            else "",
         ),
         status,
     )
@@ -276,6 +281,7 @@ def case_panel(case, user):
         "collection/message_panel.html",
         case=case,
         sms_templates=messages.templates_for(case.contract, SMS, active_only=True),
+        may_print=messages.may_print_letters(user),
         letter_templates=messages.templates_for(case.contract, LETTER, active_only=True),
         numbers=[(key, masking.mask_mobile(n)) for key, n in messages.sms_numbers(case)],
         address=messages.letter_address(case),
@@ -312,24 +318,29 @@ def _letter_selection(args, template: MessageTemplate) -> CaseFilter:
 
 
 @collection.route("/letters")
-@require(*WORK_PERMISSIONS)  # letters are work on cases: may_work is asked per case
+@require(messages.PRINT_LETTERS)  # letters are work on cases too: may_work is asked per case
 def letters():
     templates = _letter_templates(current_user)
     template_id = request.args.get("template", type=int)
     template = next((t for t in templates if t.id == template_id), None)
     count = None
     case_filter = None
+    planned = []
     if template is not None:
         case_filter = _letter_selection(request.args, template)
-        count = db.session.scalar(
-            select(func.count()).select_from(ids_query(current_user, case_filter).subquery())
-        )
+        query = ids_query(current_user, case_filter)
+        count = db.session.scalar(select(func.count()).select_from(query.subquery()))
+        if 0 < count <= messages.MAX_LETTERS:
+            cases = messages.letter_cases(current_user, db.session.scalars(query))
+            planned = messages.plan_letters(cases, template=template, user=current_user)
     return render_template(
         "collection/letters.html",
         templates=templates,
         template=template,
         filter=case_filter,
         count=count,
+        planned=planned,
+        printable=sum(1 for p in planned if not p.problem),
         max_letters=messages.MAX_LETTERS,
         fields=LETTER_FILTERS,
         values={name: request.args.get(name, "") for name in LETTER_FILTERS},
@@ -337,8 +348,10 @@ def letters():
 
 
 @collection.route("/letters", methods=["POST"])
-@require(*WORK_PERMISSIONS)
+@require(messages.PRINT_LETTERS)
 def letters_print():
+    """Print the letters of the cases ticked (``case``, repeated): from the case page, one;
+    from the letters page, those of the selection the user left in."""
     template_id = request.form.get("template", type=int) or 0
     template = db.session.get(MessageTemplate, template_id) if 0 < template_id <= MAX_ID else None
     if template is None or template not in _letter_templates(current_user):
@@ -346,38 +359,28 @@ def letters_print():
             _("Choose an active letter template."),
             fields={"template": [_("Choose an active letter template.")]},
         )
-    single = request.form.get("case", type=int)
-    if single:
-        cases = messages.letter_cases(current_user, [single])
-        if not cases:
-            abort(404)
-    else:
-        ids = list(
-            db.session.scalars(
-                ids_query(current_user, _letter_selection(request.form, template)).limit(
-                    messages.MAX_LETTERS + 1
-                )
-            )
+    ids = [i for i in request.form.getlist("case", type=int) if 0 < i <= MAX_ID]
+    if not ids:
+        raise InvalidInput(
+            _("Tick at least one case to print a letter for."),
+            fields={"case": [_("Tick at least one case to print a letter for.")]},
         )
-        cases = messages.letter_cases(current_user, ids)
+    if len(ids) > messages.MAX_LETTERS:
+        raise UserError(
+            _("At most %(n)d letters at a time; narrow the selection.", n=messages.MAX_LETTERS)
+        )
+    cases = messages.letter_cases(current_user, ids)
     if not cases:
-        raise UserError(_("No case matches the selection."))
-    unmasked = current_user.can("core.pii.unmask")
+        abort(404)
     run = messages.generate_letters(cases, template=template, user=current_user)
-    if unmasked and run.letters:
-        record(
-            "collection.letters_unmasked",
-            obj=template,
-            details={"cases": [letter.case.id for letter in run.letters][:200]},
-        )
     db.session.commit()
+    single = len(ids) == 1 and request.form.get("from") == "case"
     return render_template(
         "collection/letter_document.html",
         run=run,
         settings=settings_for(template.contract),
-        unmasked=unmasked,
         today=messages.agency_today(),
-        back=url_for("cases.detail", case_id=single) if single else url_for("collection.letters"),
+        back=url_for("cases.detail", case_id=ids[0]) if single else url_for("collection.letters"),
     )
 
 
