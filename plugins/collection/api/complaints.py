@@ -9,12 +9,11 @@ from sqlalchemy import func, select
 
 from core.api.endpoint import endpoint
 from core.api.schemas import MAX_ID, Text
-from core.cases.models import Case
 from core.cases.services import can_see_case
 from core.extensions import db
 from core.modules import require_module
 from plugins.collection import complaints as service
-from plugins.collection.access import WORK_PERMISSIONS
+from plugins.collection.access import WORK_PERMISSIONS, case_or_404
 from plugins.collection.api import collection_api
 from plugins.collection.models import Complaint
 
@@ -60,14 +59,6 @@ class ComplaintPageSchema(Schema):
     items = fields.List(fields.Nested(ComplaintSchema))
 
 
-def _case(case_id: int) -> Case:
-    case = db.session.get(Case, case_id) if 0 < case_id <= MAX_ID else None
-    if case is None or not can_see_case(current_user, case):
-        abort(404)
-    require_module(case.contract, "collection")
-    return case
-
-
 def _complaint(complaint_id: int) -> Complaint:
     complaint = db.session.get(Complaint, complaint_id) if 0 < complaint_id <= MAX_ID else None
     if complaint is None or not can_see_case(current_user, complaint.case):
@@ -105,7 +96,9 @@ def list_complaints(query):
 )
 def register_complaint(case_id, data):
     """Whoever may work the case, or handles complaints and sees it (403 otherwise)."""
-    complaint = service.register_complaint(_case(case_id), user=current_user, **data)
+    complaint = service.register_complaint(
+        case_or_404(case_id, current_user), user=current_user, **data
+    )
     db.session.commit()
     return complaint
 

@@ -16,8 +16,6 @@ from sqlalchemy import func, select
 from core import masking
 from core.api.endpoint import endpoint
 from core.api.schemas import MAX_ID, Text
-from core.cases.models import Case
-from core.cases.services import can_see_case
 from core.clients.models import Contract
 from core.clients.services import can_see_contract
 from core.errors import InvalidInput, NotAllowed
@@ -25,7 +23,7 @@ from core.extensions import db
 from core.messaging import FAILED, QUEUED, SENT
 from core.modules import is_enabled, require_module
 from plugins.collection import messages
-from plugins.collection.access import WORK_PERMISSIONS, may_work
+from plugins.collection.access import WORK_PERMISSIONS, case_or_404, may_work
 from plugins.collection.api import collection_api
 from plugins.collection.models import MessageTemplate
 
@@ -148,14 +146,6 @@ def _template(template_id: int) -> MessageTemplate:
     return template
 
 
-def _case(case_id: int) -> Case:
-    case = db.session.get(Case, case_id) if 0 < case_id <= MAX_ID else None
-    if case is None or not can_see_case(current_user, case):
-        abort(404)
-    require_module(case.contract, "collection")
-    return case
-
-
 # -- templates ---------------------------------------------------------------------------------
 
 
@@ -230,7 +220,7 @@ def update_template(template_id, data):
 def preview_template(template_id, query):
     """For template managers, and for whoever may work the case named."""
     template = _template(template_id)
-    case = _case(query["case"]) if query.get("case") else None
+    case = case_or_404(query["case"], current_user) if query.get("case") else None
     if case is not None and case.contract_id != template.contract_id:
         raise InvalidInput(
             _("Some fields are not valid; see the messages by field."),
@@ -267,7 +257,7 @@ def send_sms(case_id, data):
     """Whoever may work the case. Refused with 409 (and audited) when a contact rule or a hold
     refuses it: nothing is stored then. The answer is the outbox row: ``queued`` when no
     gateway sent it (the built-in outbox), else the gateway's status."""
-    case = _case(case_id)
+    case = case_or_404(case_id, current_user)
     message = messages.send_sms(
         case, template_id=data["template_id"], number=data["number"], user=current_user
     )

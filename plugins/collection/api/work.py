@@ -8,7 +8,6 @@ answers 409 with the rule's message, and the refusal is audited.
 
 from __future__ import annotations
 
-from flask import abort
 from flask_babel import gettext as _
 from flask_login import current_user
 from marshmallow import Schema, ValidationError, fields, validate
@@ -17,16 +16,14 @@ from sqlalchemy import func, select
 from core import masking
 from core.api.endpoint import endpoint
 from core.api.schemas import Text
-from core.auth.guard import deny
 from core.cases.filters import BUCKETS
 from core.cases.models import Activity, Case
-from core.cases.services import CHANNELS, CONTACT_TYPES, can_see_case
+from core.cases.services import CHANNELS, CONTACT_TYPES
 from core.errors import InvalidInput, NotFound
 from core.extensions import db
-from core.modules import is_enabled
 from plugins.collection import payments as claims
 from plugins.collection import work
-from plugins.collection.access import WORK_PERMISSIONS, may_work
+from plugins.collection.access import WORK_PERMISSIONS, case_or_404, workable_case
 from plugins.collection.api import collection_api
 from plugins.collection.models import PROMISE_BROKEN, PROMISE_KEPT, PROMISE_PENDING, Promise
 from plugins.collection.payments import PAYMENT_CHANNELS
@@ -34,24 +31,6 @@ from plugins.collection.promises import PROMISE_REPLACED, promises_of_case
 
 TAG = "collection work"
 MAX_ID = 2**31 - 1
-
-
-def _case(case_id: int) -> Case:
-    case = db.session.get(Case, case_id) if 0 < case_id <= MAX_ID else None
-    if (
-        case is None
-        or not can_see_case(current_user, case)
-        or not is_enabled(case.contract, "collection")
-    ):
-        abort(404)
-    return case
-
-
-def _workable(case_id: int) -> Case:
-    case = _case(case_id)
-    if not may_work(current_user, case):
-        deny("collection.work_own")
-    return case
 
 
 def _masked_target(entry: Activity) -> str:
@@ -228,7 +207,7 @@ class QueuePageSchema(Schema):
 )
 def list_records(case_id):
     """Newest first, at most 200; numbers and names masked."""
-    case = _case(case_id)
+    case = case_or_404(case_id, current_user)
     return db.session.scalars(
         select(Activity)
         .where(Activity.case_id == case.id, Activity.kind == "contact")
@@ -251,7 +230,7 @@ def create_record(case_id, data):
     promise result needs ``promise_amount`` and ``promise_date``. A rule's refusal (contact
     hours, calls per day, third parties, a paused or held case) answers 409 with its reason
     and when the contact is next allowed."""
-    case = _workable(case_id)
+    case = workable_case(case_id, current_user)
     entry = work.record_contact(case, current_user, source="api", **data)
     db.session.commit()
     return entry
@@ -292,7 +271,7 @@ def my_promises(query):
     tag=TAG,
 )
 def case_promises(case_id):
-    return promises_of_case(_case(case_id))
+    return promises_of_case(case_or_404(case_id, current_user))
 
 
 # -- payment claims ------------------------------------------------------------------------------
@@ -309,7 +288,7 @@ def case_promises(case_id):
 )
 def create_claim(case_id, data):
     """For who may work the case; it waits for a manager's confirmation."""
-    case = _workable(case_id)
+    case = workable_case(case_id, current_user)
     payment = claims.claim_payment(case, current_user, **data)
     db.session.commit()
     return payment

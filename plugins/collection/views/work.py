@@ -36,11 +36,11 @@ from core.auth.permissions import public, require
 from core.cases.filters import BUCKETS
 from core.cases.models import CLAIM, Activity, Case, Payment
 from core.cases.panels import Panel
-from core.cases.services import CHANNELS, CONTACT_TYPES, can_see_case, work_refusals
+from core.cases.services import CHANNELS, CONTACT_TYPES, work_refusals
 from core.clients.models import Contract
 from core.errors import UserError
 from core.extensions import db
-from core.modules import is_enabled, require_module
+from core.modules import is_enabled
 from core.types import agency_zone, utcnow
 from core.web.filters import VOCABULARIES
 from core.web.forms import choices, show_service_errors
@@ -48,7 +48,12 @@ from core.web.paging import Page
 from core.web.setup import keep_refusal_on_record
 from plugins.collection import payments as claims
 from plugins.collection import work
-from plugins.collection.access import WORK_PERMISSIONS, may_work, may_work_something
+from plugins.collection.access import (
+    WORK_PERMISSIONS,
+    may_work,
+    may_work_something,
+    workable_case,
+)
 from plugins.collection.promises import promises_of_case
 from plugins.collection.results import codes_for, result_title, title, titles_for
 from plugins.collection.views import collection
@@ -65,22 +70,6 @@ def work_stylesheet():
 
 
 # -- helpers ---------------------------------------------------------------------------------------
-
-
-def _case(case_id: int) -> Case:
-    """The case, or 404: missing, not visible to the user, or its contract without the module."""
-    case = db.session.get(Case, case_id) if 0 < case_id <= MAX_ID else None
-    if case is None or not can_see_case(current_user, case):
-        abort(404)
-    require_module(case.contract, "collection")
-    return case
-
-
-def _workable(case_id: int) -> Case:
-    case = _case(case_id)
-    if not may_work(current_user, case):
-        deny("collection.work_own")
-    return case
 
 
 def _queue_args() -> dict:
@@ -343,7 +332,7 @@ def _save_record(case: Case, form: RecordForm, options: list) -> Activity:
 @require(*WORK_PERMISSIONS)
 def record(case_id):
     """Record a contact (催记) on a case the user may work; the rules decide if it may be."""
-    case = _workable(case_id)
+    case = workable_case(case_id, current_user)
     form, options = record_form(case)
     status = 200
     if form.validate_on_submit():
@@ -405,7 +394,7 @@ def claim_form(*, panel=False) -> ClaimForm:
 @require(*WORK_PERMISSIONS)
 def claim(case_id):
     """Record a payment claim (CP) the debtor made; a manager confirms it later."""
-    case = _workable(case_id)
+    case = workable_case(case_id, current_user)
     form = claim_form()
     status = 200
     if form.validate_on_submit():
