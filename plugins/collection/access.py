@@ -12,7 +12,6 @@ from core.cases.services import can_see_case
 from core.extensions import db
 from core.modules import require_module
 
-
 #: Each opens the pages that work cases, on the cases it covers (see :func:`may_work`).
 WORK_PERMISSIONS = ("collection.work_own", "collection.work_team", "collection.work_all")
 
