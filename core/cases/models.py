@@ -298,6 +298,8 @@ class Payment(db.Model):
     amount: Mapped[Decimal] = mapped_column(Money)
     paid_on: Mapped[date] = mapped_column(index=True)
     status: Mapped[str] = mapped_column(String(16), default=CONFIRMED)
+    #: Why a claim was rejected, for whoever took it down.
+    status_reason: Mapped[str] = mapped_column(String(200), default="")
     payer: Mapped[str] = mapped_column(String(120), default="")
     channel: Mapped[str] = mapped_column(String(40), default="")
     #: The bank's reference; unique per case so a repayment list imported twice adds nothing.

@@ -385,7 +385,7 @@ def confirm_payment(payment: Payment, user) -> None:
 def reject_payment(payment: Payment, user, reason: str) -> None:
     if payment.status != PENDING:
         raise Conflict(_("Only a pending claim can be rejected."))
-    payment.status = REJECTED
+    payment.status, payment.status_reason = REJECTED, reason[:200]
     record(
         "payment.rejected",
         obj=payment,

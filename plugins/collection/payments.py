@@ -14,10 +14,9 @@ from sqlalchemy import select
 
 from core.cases import services as cases
 from core.cases.filters import visibility_condition
-from core.cases.models import CLAIM, PENDING, REJECTED, Activity, Case, Payment
+from core.cases.models import CLAIM, PENDING, Case, Payment
 from core.errors import InvalidInput, NotAllowed, NotFound
 from core.extensions import db
-from core.plugins import hooks_for
 from core.types import agency_zone, utcnow
 from plugins.collection.access import may_work
 from plugins.collection.work import collection_contract_ids
@@ -112,52 +111,12 @@ def confirm_claim(payment: Payment, user) -> Payment:
 
 
 def reject_claim(payment: Payment, user, reason: str) -> Payment:
-    """Reject a pending claim; the reason is kept in the audit log with the rejection and on
-    the case's timeline (an entry of kind ``payment_claim_rejected``), where the collector who
-    took the claim reads why."""
+    """Reject a pending claim; the reason stays on the payment (the collector who took the
+    claim reads it on the case page) and in the audit log."""
     _check_confirmer(payment, user)
     reason = (reason or "").strip()
     if not reason:
         raise _invalid("reason", _("Give a reason for rejecting the claim."))
     cases.reject_payment(payment, user, reason[:200])
-    _on_timeline(payment, user, reason[:200])
     db.session.flush()
     return payment
-
-
-def _on_timeline(payment: Payment, user, reason: str) -> Activity:
-    """The rejection's timeline entry. Written without the work rules of ``record_activity``:
-    a rejection is the books', not work on the case, so a paused case or one on a complaint
-    hold still gets it (the rules would refuse it)."""
-    case = payment.case
-    entry = Activity(
-        case_id=case.id, kind="payment_claim_rejected", at=utcnow(), channel="other",
-        contact_type="other", note=reason, user_id=user.id, source="collection",
-        data={"payment_id": payment.id, "amount": str(payment.amount),
-              "paid_on": payment.paid_on.isoformat(), "reason": reason},
-    )  # fmt: skip
-    db.session.add(entry)
-    db.session.flush()
-    hooks_for(case.contract).after_activity_recorded(case=case, activity=entry, user=user)
-    return entry
-
-
-def rejection_reasons(payments: list[Payment]) -> dict[int, str]:
-    """payment id → why it was rejected, for the rejected claims among ``payments``."""
-    ids = [p.id for p in payments if p.status == REJECTED]
-    if not ids:
-        return {}
-    entries = db.session.scalars(
-        select(Activity)
-        .where(
-            Activity.case_id.in_({p.case_id for p in payments}),
-            Activity.kind == "payment_claim_rejected",
-        )
-        .order_by(Activity.id)
-    )
-    wanted = set(ids)
-    return {
-        entry.data["payment_id"]: entry.note
-        for entry in entries
-        if (entry.data or {}).get("payment_id") in wanted
-    }

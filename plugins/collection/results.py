@@ -96,7 +96,6 @@ SYSTEM_RESULTS = {
 #: The timeline entry kinds the module writes besides contact records.
 ENTRY_KINDS = {
     "payment_claim": _l("Payment claim"),
-    "payment_claim_rejected": _l("Payment claim rejected"),
 }
 
 CODE_PATTERN = re.compile(r"[a-z0-9_]{1,40}")

@@ -121,6 +121,8 @@ class ClaimSchema(Schema):
     channel = fields.String(load_default="", validate=validate.OneOf(("", *PAYMENT_CHANNELS)))
     note = Text(load_default="", load_only=True, validate=validate.Length(max=2000))
     status = fields.String(dump_only=True)
+    #: Why a rejected claim was rejected.
+    status_reason = fields.String(dump_only=True)
     recorded_by_id = fields.Integer(dump_only=True, allow_none=True)
     confirmed_by_id = fields.Integer(dump_only=True, allow_none=True)
     created_at = fields.AwareDateTime(dump_only=True)

@@ -503,7 +503,7 @@ def _latest_by_target(case: Case) -> dict[str, Activity]:
 
 
 #: Timeline entries the panel's "Latest records" lists.
-PANEL_KINDS = ("contact", "payment_claim", "payment_claim_rejected")
+PANEL_KINDS = ("contact", "payment_claim")
 
 
 def case_panel(case, user):
@@ -558,7 +558,6 @@ def case_panel(case, user):
         can_work=workable and not refusals,
         back_url=back_url,
         back_title=back_title,
-        rejections=claims.rejection_reasons(claims_),
         reachable=reachable,
         records=records,
         promises=promises_of_case(case),
