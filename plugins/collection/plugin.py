@@ -65,6 +65,7 @@ def register_nav_items():
         NavItem(_l("Complaints"), "collection.complaint_list", "collection.handle_complaints", order=340),
         NavItem(_l("Letter & SMS templates"), "collection.template_list", "collection.manage_templates", order=350),
         NavItem(_l("SMS outbox"), "collection.outbox", "collection.manage_templates", order=360),
+        NavItem(_l("Print letters"), "collection.letters", "collection.print_letters", order=355),
         # -- work: collectors and team leaders work their own (team's) cases on the workbench;
         # managers (work_all) get the same queues over every case they see, a page of its own.
         NavItem(_l("Workbench"), "collection.workbench", "collection.work_own", order=150),

@@ -663,6 +663,9 @@ def test_nav_shows_templates_and_outbox_to_managers(client, login_as, on):
     login_as("manager", contracts=[on])
     page = client.get("/").get_data(as_text=True)
     assert "/m/collection/templates" in page and "/m/collection/outbox" in page
+    assert 'href="/m/collection/letters"' in page  # managers print letters
+    login_as("collector", contracts=[on])
+    assert 'href="/m/collection/letters"' not in client.get("/").get_data(as_text=True)
 
 
 def test_a_contract_starts_with_an_sms_and_a_letter_template_it_can_send(db, on, case):
