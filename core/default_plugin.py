@@ -15,7 +15,7 @@ def register_permissions():
 
 @hookimpl
 def check_case_work(case):
-    """Paused, closed and returned cases cannot be worked, whoever asks."""
+    """Paused, closed, returned and settled cases cannot be worked, whoever asks."""
     from core.cases.services import FROZEN, status_title
 
     if case.status in FROZEN:

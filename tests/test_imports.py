@@ -22,6 +22,7 @@ from core.cases.models import (
     CasePhone,
     Payment,
 )
+from core.cases.services import work_refusals
 from core.errors import Conflict
 from core.imports import services
 from core.imports.models import HeaderMapping, ImportRun
@@ -319,6 +320,13 @@ def test_repayments_update_the_balance_settle_and_are_added_once(db, three_cases
     settled = db.session.scalar(select(Case).filter_by(serial="S-00001"))
     db.session.refresh(settled)
     assert settled.balance == Decimal("0.00") and settled.status == SETTLED
+    assert (settled.last_payment_date, settled.last_payment_amount) == (
+        date(2015, 7, 1),
+        Decimal("1001.00"),
+    )
+    # Paid in full: nobody works it any more.
+    refusals = work_refusals(settled, None, "contact")
+    assert refusals and "cannot be worked" in refusals[0]
     # the same list in another file adds nothing
     rows.append(["S-00003", "3", "2015-07-02", "R3"])
     _r, report = imported(three_cases, xlsx_bytes(rows), kind="repayments")

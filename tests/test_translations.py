@@ -119,6 +119,19 @@ def test_marshmallow_messages_are_translated_in_api_errors(client, db, make_user
         ]
 
 
+def test_range_messages_are_translated_when_raised(app):
+    from flask_babel import force_locale
+
+    from core.cases.filters import CaseFilter
+
+    with app.test_request_context():
+        for locale, expected in (("zh_CN", "必须介于 0 和 100000 之间。"),
+                                 ("en", "Must be between 0 and 100000.")):  # fmt: skip
+            with force_locale(locale):
+                errors = CaseFilter.from_args({"days_min": "-5"}).errors
+                assert [str(m) for m in errors["days_min"]] == [expected]
+
+
 def test_stored_codes_are_shown_by_their_title_in_the_users_language(app):
     from flask_babel import force_locale
 

@@ -10,8 +10,9 @@ A flask-babel lazy string will not do here: marshmallow only formats a message (
 the request's language first. Schema-level messages ("Unknown field.") are stored as they
 are, unformatted: :func:`plain` translates what is left when the errors are sent.
 
-Not covered: ``validate.Range``, which composes its message when it is constructed (at
-import, in no language); Maple's schemas use their own validators instead.
+``validate.Range`` composes its English message when it is constructed (at import, in no
+language): :data:`RANGE_MESSAGES` maps each composition to a translatable one, chosen when the
+error is raised.
 """
 
 from __future__ import annotations
@@ -124,8 +125,36 @@ VALIDATOR_MESSAGES: dict[type, dict[str, str]] = {
 }
 
 
+#: ``validate.Range``'s composed English messages → translatable ones (same placeholders).
+RANGE_MESSAGES: dict[str, str] = {
+    "Must be greater than or equal to {min} and less than or equal to {max}.": _l(
+        "Must be between {min} and {max}."
+    ),
+    "Must be greater than {min} and less than or equal to {max}.": _l(
+        "Must be more than {min} and at most {max}."
+    ),
+    "Must be greater than or equal to {min} and less than {max}.": _l(
+        "Must be at least {min} and less than {max}."
+    ),
+    "Must be greater than {min} and less than {max}.": _l(
+        "Must be more than {min} and less than {max}."
+    ),
+    "Must be greater than or equal to {min}.": _l("Must be at least {min}."),
+    "Must be greater than {min}.": _l("Must be more than {min}."),
+    "Must be less than or equal to {max}.": _l("Must be at most {max}."),
+    "Must be less than {max}.": _l("Must be less than {max}."),
+}
+
+
+def _range_error(self, value, message: str) -> str:
+    """``validate.Range._format_error``, with the message translated when it is raised."""
+    chosen = self.error or RANGE_MESSAGES.get(str.__str__(message), message)
+    return chosen.format(input=value, min=self.min, max=self.max)
+
+
 def install() -> None:
     """Put the translatable messages in place of marshmallow's English ones (idempotent)."""
+    validate.Range._format_error = _range_error
     for cls, messages in FIELD_MESSAGES.items():
         cls.default_error_messages = {**cls.__dict__.get("default_error_messages", {}), **messages}
     Schema.error_messages = {**Schema.error_messages, **SCHEMA_MESSAGES}

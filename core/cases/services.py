@@ -38,8 +38,9 @@ from core.extensions import db
 from core.plugins import hooks_for
 from core.types import utcnow
 
-#: Statuses in which nobody may work a case (the core's own check_case_work).
-FROZEN = (PAUSED, CLOSED, RETURNED)
+#: Statuses in which nobody may work a case (the core's own check_case_work): a settled case
+#: is paid in full, so no more calls, messages or claims either.
+FROZEN = (PAUSED, CLOSED, RETURNED, SETTLED)
 
 
 class CaseRefused(Conflict):
@@ -397,6 +398,8 @@ def reject_payment(payment: Payment, user, reason: str) -> None:
 def _apply(case: Case, payment: Payment, user) -> None:
     """Take a confirmed payment off the balance; a case paid in full is settled."""
     case.balance = (case.balance or Decimal(0)) - payment.amount
+    if case.last_payment_date is None or payment.paid_on >= case.last_payment_date:
+        case.last_payment_date, case.last_payment_amount = payment.paid_on, payment.amount
     if case.balance <= 0 and case.status == NORMAL:
         case.status, case.status_reason = SETTLED, _("Paid in full")
         record("case.settled", obj=case, user=user)
