@@ -90,6 +90,13 @@ def test_bad_filter_values_are_dropped_and_reported():
     assert case_filter.amount_min is None and case_filter.sort == "id"
 
 
+def test_a_bad_filter_value_is_named_on_the_page_as_the_form_names_it(client, login_as, world):
+    login_as("manager", locale="en")
+    page = client.get("/cases/?days_min=-5").text
+    assert "Days past due from: Must be between 0 and 100000." in page
+    assert "days_min:" not in page
+
+
 def test_sorting_is_whitelisted_and_stable(world):
     admin = world["admin"]
     rows = found(admin, sort="amount", dir="desc")

@@ -127,6 +127,13 @@ class CaseFilter:
             data = schema.load({k: v for k, v in raw.items() if k not in errors})
         return cls(**{k: v for k, v in data.items() if v is not None}, errors=errors)
 
+    def error_messages(self) -> list[str]:
+        """One sentence per field whose value was dropped, named as the form names it."""
+        return [
+            f"{FIELD_TITLES.get(name, name)}: {'; '.join(str(m) for m in messages)}"
+            for name, messages in self.errors.items()
+        ]
+
     def as_args(self) -> dict:
         """The filter as query-string values (no empty ones): for links, hidden fields, audit."""
         out = {}
