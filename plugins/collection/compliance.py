@@ -160,6 +160,13 @@ def window_refusal(case: Case, channel: str, at: datetime) -> str | None:
     if in_window(local.time().replace(tzinfo=None), start, end):
         return None
     again = next_window_start(local, start, end)
+    if again <= datetime.now(UTC):
+        # A contact entered after the fact: when the window opened again is past news.
+        return _(
+            "Outside the contact hours %(start)s–%(end)s (debtor's time): a contact at %(when)s "
+            "is not allowed.",
+            start=_hm(start), end=_hm(end), when=_when(local, zone),
+        )  # fmt: skip
     return _(
         "Outside the contact hours %(start)s–%(end)s (debtor's time); allowed again at %(when)s.",
         start=_hm(start), end=_hm(end), when=_when(again, zone),

@@ -83,13 +83,27 @@ def test_window_allows_21_59_and_refuses_22_00_in_shanghai(case, channel):
     call(case, at(21, 59), channel=channel, result="left_message")
     refusal = refused(case, at(22, 0), channel=channel)
     assert "Outside the contact hours 08:00–22:00 (debtor's time)" in refusal.message
-    assert "allowed again at 08:00 on 2026-03-03 (Asia/Shanghai)" in refusal.message
+    # Entered after the fact: the refusal names the time, not a reopening long past.
+    assert "a contact at 22:00 on 2026-03-02 (Asia/Shanghai) is not allowed" in refusal.message
 
 
 def test_window_refuses_07_59_and_allows_08_00(case):
     refusal = refused(case, at(7, 59))
-    assert "allowed again at 08:00 on 2026-03-02" in refusal.message
+    assert "a contact at 07:59 on 2026-03-02" in refusal.message
     call(case, at(8, 0))
+
+
+def test_a_contact_refused_now_says_when_the_window_opens_again(case, db):
+    from datetime import UTC
+    from datetime import time as clock
+
+    now = datetime.now(UTC).astimezone(SHANGHAI)
+    opens = (now + timedelta(hours=2)).replace(second=0, microsecond=0)
+    case.contract.contact_start = clock(opens.hour, opens.minute)
+    case.contract.contact_end = clock((opens.hour + 1) % 24, opens.minute)
+    db.session.commit()
+    refusal = refused(case, now - timedelta(minutes=1))
+    assert f"allowed again at {opens:%H:%M} on {opens:%Y-%m-%d} (Asia/Shanghai)" in refusal.message
 
 
 def test_window_reads_utc_times_in_the_debtors_zone(case):
@@ -103,7 +117,7 @@ def test_a_case_with_its_own_time_zone_uses_it(case, db):
     db.session.commit()
     call(case, at(23, 30))  # 21:30 for the debtor
     refusal = refused(case, at(22, 0, zone=urumqi))
-    assert "allowed again at 08:00 on 2026-03-03 (Asia/Urumqi)" in refusal.message
+    assert "a contact at 22:00 on 2026-03-02 (Asia/Urumqi)" in refusal.message
     refused(case, at(7, 59, zone=urumqi))
     call(case, at(8, 0, zone=urumqi))
 

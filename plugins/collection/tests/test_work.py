@@ -365,7 +365,7 @@ def test_a_call_at_22_30_is_refused_with_the_rule_and_audited(client, db, world)
     page = response.get_data(as_text=True)
     assert response.status_code == 409
     assert "Outside the contact hours 08:00–22:00 (debtor&#39;s time)" in page
-    assert "allowed again at 08:00" in page
+    assert "a contact at 22:30" in page
     assert db.session.scalar(select(Activity)) is None
     denied = db.session.scalar(select(AuditEntry).filter_by(action="case.action_denied"))
     assert denied.user_id == world.li.id and denied.object_id == str(case.id)
