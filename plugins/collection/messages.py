@@ -34,7 +34,14 @@ from sqlalchemy.orm import selectinload
 from core import masking
 from core.audit.services import record
 from core.cases.models import Activity, Case
-from core.cases.services import CaseRefused, can_see_case, record_activity
+from core.cases.services import (
+    CaseRefused,
+    can_see_case,
+    ensure_contact_allowed,
+    ensure_workable,
+    record_activity,
+    work_refusals,
+)
 from core.clients.services import can_see_contract
 from core.errors import Conflict, InvalidInput, NotAllowed, UserError
 from core.extensions import db
@@ -258,10 +265,12 @@ def save_template(
         same_name = same_name.where(MessageTemplate.id != template.id)
     clash = db.session.scalar(same_name.limit(1))
     if clash:
-        raise Conflict(
-            _("This contract already has a template named %(name)s.", name=name),
-            fields={"name": [_("Already used.")]},
+        taken = _(
+            "This contract already has a template named %(name)s (%(kind)s); choose another name.",
+            kind=CHANNELS[channel],
+            name=name,
         )
+        raise Conflict(taken, fields={"name": [taken]})
     created = template is None
     if created:
         template = MessageTemplate(contract_id=contract.id)
@@ -492,9 +501,33 @@ def _deliver(case: Case, message: OutboxMessage) -> SmsReceipt | None:
         return SmsReceipt(gateway="", status=FAILED, error=f"{type(exc).__name__}: {exc}"[:300])
 
 
+#: The name the built-in gateway gives its receipts.
+BUILTIN_GATEWAY = "outbox"
+
+#: Gateways' names as shown to people; another gateway is shown by its own name.
+GATEWAY_TITLES = {BUILTIN_GATEWAY: _l("Built-in outbox (not sent)")}
+
+
 def builtin_gateway(message: SmsMessage) -> SmsReceipt:
-    """The gateway of last resort: no provider, the message stays in the outbox, queued."""
-    return SmsReceipt(gateway="outbox", status=QUEUED, reference=message.reference)
+    """The gateway of last resort: no provider, the message stays in the outbox, queued. It
+    gives no reference: there is no provider's id to show."""
+    return SmsReceipt(gateway=BUILTIN_GATEWAY, status=QUEUED)
+
+
+def gateway_title(message: OutboxMessage) -> str:
+    """Which gateway took ``message``, for people: the built-in outbox by a title, another
+    gateway by its name with the reference it gave (``""``: no gateway took it)."""
+    if not message.gateway:
+        return ""
+    if message.gateway in GATEWAY_TITLES:
+        return str(GATEWAY_TITLES[message.gateway])
+    return " · ".join(filter(None, (message.gateway, message.gateway_ref)))
+
+
+def contact_hold(case: Case, user) -> list[str]:
+    """Why ``case`` cannot be contacted by ``user`` now (paused, closed, a complaint hold …):
+    the core's rules, asked before a form is offered; empty: it may be."""
+    return work_refusals(case, user, "contact")
 
 
 def outbox_query(user, *, status: str = "", contract_id: int | None = None,
@@ -574,11 +607,14 @@ def printed_today(case_ids, template: MessageTemplate, today: date) -> set[int]:
 
 @dataclass
 class PlannedLetter:
-    """A case of a letter selection before printing: where its letter would go, or why none."""
+    """A case of a letter selection before printing: where its letter would go, or why none;
+    ``printed`` when its letter was already printed today (it prints again only as a reprint,
+    not recorded a second time)."""
 
     case: Case
     address: object
     problem: str = ""
+    printed: bool = False
 
 
 def plan_letters(cases, *, template: MessageTemplate, user, today: date | None = None):
@@ -594,11 +630,11 @@ def plan_letters(cases, *, template: MessageTemplate, user, today: date | None =
             problem = _("the template is of another contract")
         elif not may_work(user, case):
             problem = _("you may not work this case")
-        elif case.id in done:
-            problem = _("a letter from this template was already printed today")
+        elif refusals := contact_hold(case, user):
+            problem = "; ".join(refusals)
         elif address is None:
             problem = _("no valid home or statement address")
-        planned.append(PlannedLetter(case, address, problem))
+        planned.append(PlannedLetter(case, address, problem, printed=case.id in done))
     return planned
 
 
@@ -613,23 +649,33 @@ class Letter:
 @dataclass
 class LetterRun:
     """One printed document: the letters, the cases skipped because their letter was already
-    printed today, and the cases refused with the reason."""
+    printed today, and the cases refused with the reason; ``reprinted``: the cases among
+    ``letters`` printed again, not recorded a second time."""
 
     template: MessageTemplate
     letters: list[Letter] = field(default_factory=list)
     skipped: list[Case] = field(default_factory=list)
     refused: list[tuple[Case, str]] = field(default_factory=list)
+    reprinted: list[Case] = field(default_factory=list)
 
 
-def generate_letters(cases, *, template: MessageTemplate, user, at: datetime | None = None):
+def generate_letters(
+    cases,
+    *,
+    template: MessageTemplate,
+    user,
+    at: datetime | None = None,
+    reprint: bool = False,
+):
     """A letter per case from ``template``, each recorded as a ``letter`` contact on the case.
 
     Needs :data:`PRINT_LETTERS`: a letter carries the debtor's full name and address. A case
     the user may not work, without an address to send to, or refused by a rule (the contact
     window, a hold) gets no letter and is listed with the reason; the rule's refusal is
     audited as the core audits it. A case whose letter from this template was already printed
-    today is skipped (the letter is recorded once a day). The run is audited with the case
-    ids and counts, never a name or an address.
+    today is skipped (the letter is recorded once a day), unless ``reprint``: then it is
+    printed again (a jammed printer) after the same rules, and not recorded a second time.
+    The run is audited with the case ids and counts, never a name or an address.
     """
     if not may_print_letters(user):
         raise NotAllowed(_("You may not print letters."))
@@ -641,6 +687,7 @@ def generate_letters(cases, *, template: MessageTemplate, user, at: datetime | N
     at = at or utcnow()
     today = at.astimezone(agency_zone()).date()
     done = printed_today([c.id for c in cases], template, today)
+    printed_now: set[int] = set()
     run = LetterRun(template)
     for case in cases:
         if case.contract_id != template.contract_id:
@@ -649,7 +696,8 @@ def generate_letters(cases, *, template: MessageTemplate, user, at: datetime | N
         if not may_work(user, case):
             run.refused.append((case, _("you may not work this case")))
             continue
-        if case.id in done:
+        again = case.id in done
+        if again and (not reprint or case.id in printed_now):
             run.skipped.append(case)
             continue
         address = letter_address(case)
@@ -658,18 +706,25 @@ def generate_letters(cases, *, template: MessageTemplate, user, at: datetime | N
             continue
         rendered = render(template, case, today)
         try:
-            record_activity(
-                case,
-                user,
-                at=at,
-                channel="letter",
-                contact_type="debtor",
-                target=address.address,
-                result=LETTER_RESULT,
-                note=rendered.subject,
-                source="collection",
-                data={"template": template.id, "address_kind": address.kind},
-            )
+            if again:  # printed again (a jammed printer): the same rules, no second record
+                ensure_workable(case, user, "contact")
+                ensure_contact_allowed(
+                    case, user, channel="letter", contact_type="debtor",
+                    target=address.address, at=at,
+                )  # fmt: skip
+            else:
+                record_activity(
+                    case,
+                    user,
+                    at=at,
+                    channel="letter",
+                    contact_type="debtor",
+                    target=address.address,
+                    result=LETTER_RESULT,
+                    note=rendered.subject,
+                    source="collection",
+                    data={"template": template.id, "address_kind": address.kind},
+                )
         except CaseRefused as refusal:
             # The document goes on for the other cases, so the refusal is audited here, in
             # the transaction the caller commits (the error handler would do it otherwise).
@@ -677,6 +732,9 @@ def generate_letters(cases, *, template: MessageTemplate, user, at: datetime | N
             run.refused.append((case, refusal.message))
             continue
         done.add(case.id)  # the same case twice in one run: one letter
+        printed_now.add(case.id)
+        if again:
+            run.reprinted.append(case)
         run.letters.append(Letter(case, address, rendered.subject, rendered.body))
     record(
         "collection.letters_printed",
@@ -688,6 +746,7 @@ def generate_letters(cases, *, template: MessageTemplate, user, at: datetime | N
             "skipped": len(run.skipped),
             "refused": len(run.refused),
             "cases": [letter.case.id for letter in run.letters],
+            "reprinted": [case.id for case in run.reprinted],
         },
     )
     return run

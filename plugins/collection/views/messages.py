@@ -24,7 +24,7 @@ from core.cases.panels import Panel
 from core.cases.services import can_see_case
 from core.clients.models import Contract
 from core.clients.services import can_see_contract
-from core.errors import InvalidInput, UserError
+from core.errors import Conflict, InvalidInput, UserError
 from core.extensions import db
 from core.messaging import FAILED, QUEUED, SENT
 from core.modules import require_module
@@ -147,6 +147,9 @@ def _save(form: TemplateForm, template: MessageTemplate | None):
             user=current_user,
         )
     except UserError as error:
+        if isinstance(error, Conflict) and "name" in error.fields:
+            # A duplicate name: said once, beside the name, not also at the top of the form.
+            error = InvalidInput(error.message, fields=error.fields)
         show_service_errors(form, error)
         return None
     db.session.commit()
@@ -233,21 +236,33 @@ def template_preview(template_id):
 @collection.route("/cases/<int:case_id>/sms", methods=["GET", "POST"])
 @require(*WORK_PERMISSIONS)  # and may_work for this case, checked below
 def sms(case_id):
+    """Preview an SMS from a template to one of the debtor's numbers, and send it. A case the
+    rules refuse (paused, closed, a complaint hold …) shows why instead (409); a template or
+    number that cannot be used shows the choice again with the message beside it (422)."""
     case = workable_case(case_id)
-    # A wrong choice is answered by the error page (422) with the reason.
-    template = messages.usable_template(request.values.get("template", type=int), case, SMS)
+    refusals = messages.contact_hold(case, current_user)
+    template_id = request.values.get("template", type=int)
     key = request.values.get("number", "")
-    number = messages.resolve_number(case, key)
-    status = 200
-    if request.method == "POST":
-        try:
+    template, number, errors = None, "", {}
+    try:
+        template = messages.usable_template(template_id, case, SMS)
+    except InvalidInput as error:
+        errors.update(error.fields)
+    try:
+        number = messages.resolve_number(case, key)
+    except InvalidInput as error:
+        errors.update(error.fields)
+    status = 409 if refusals else 422 if errors else 200
+    if request.method == "POST" and not errors:
+        try:  # a refused case too: the service refuses it, and the refusal is audited
             sent = messages.send_sms(
                 case, template_id=template.id, number=number, user=current_user
             )
         except UserError as error:
             db.session.rollback()
             keep_refusal_on_record(error)
-            flash(error.message, "error")
+            if not refusals:  # else the reasons are on the page already
+                flash(error.message, "error")
             status = error.status_code
         else:
             db.session.commit()
@@ -261,10 +276,15 @@ def sms(case_id):
         render_template(
             "collection/message_preview.html",
             case=case,
+            refusals=refusals,
+            errors=errors,
             template=template,
+            template_id=template_id,
             key=key,
             number=masking.mask_mobile(number),
-            body=messages.render(template, case).body,
+            body=messages.render(template, case).body if template else "",
+            sms_templates=messages.templates_for(case.contract, SMS, active_only=True),
+            numbers=[(k, masking.mask_mobile(n)) for k, n in messages.sms_numbers(case)],
             no_agency_name=messages.no_agency_name_text()
             if not messages.agency_name(case.contract)
             else "",
@@ -274,12 +294,14 @@ def sms(case_id):
 
 
 def case_panel(case, user):
-    """SMS and letters for a case the user works: the forms and the latest messages."""
+    """SMS and letters for a case the user works: the forms and the latest messages; for a
+    case the rules refuse (paused, closed, a complaint hold …) the reasons instead of forms."""
     if not may_work(user, case):
         return None
     html = render_template(
         "collection/message_panel.html",
         case=case,
+        refusals=messages.contact_hold(case, user),
         sms_templates=messages.templates_for(case.contract, SMS, active_only=True),
         may_print=messages.may_print_letters(user),
         letter_templates=messages.templates_for(case.contract, LETTER, active_only=True),
@@ -340,7 +362,8 @@ def letters():
         filter=case_filter,
         count=count,
         planned=planned,
-        printable=sum(1 for p in planned if not p.problem),
+        printable=sum(1 for p in planned if not p.problem and not p.printed),
+        printed=sum(1 for p in planned if not p.problem and p.printed),
         max_letters=messages.MAX_LETTERS,
         fields=LETTER_FILTERS,
         values={name: request.args.get(name, "") for name in LETTER_FILTERS},
@@ -372,7 +395,9 @@ def letters_print():
     cases = messages.letter_cases(current_user, ids)
     if not cases:
         abort(404)
-    run = messages.generate_letters(cases, template=template, user=current_user)
+    run = messages.generate_letters(
+        cases, template=template, user=current_user, reprint=bool(request.form.get("reprint"))
+    )
     db.session.commit()
     single = len(ids) == 1 and request.form.get("from") == "case"
     return render_template(
@@ -435,4 +460,5 @@ def outbox():
         form=form,
         page=Page(page_no, PER_PAGE, total, rows),
         statuses=OUTBOX_STATUSES,
+        gateway_title=messages.gateway_title,
     )
