@@ -554,8 +554,8 @@ def summarise(scope: Scope, items: list[Item], draft: Draft, basis: str) -> dict
             }
         return rows[key]
 
-    unchanged = 0
-    total = zero
+    unchanged, moving = 0, 0
+    total = moving_amount = zero
     for case_id, user_id, team_id in draft.assignments:
         item = by_id[case_id]
         new = _key(user_id, team_id)
@@ -568,6 +568,7 @@ def summarise(scope: Scope, items: list[Item], draft: Draft, basis: str) -> dict
             continue
         target["in_cases"] += 1
         target["in_amount"] += item.amount
+        moving, moving_amount = moving + 1, moving_amount + item.amount
         if old != new:
             source = row(old)
             source["out_cases"] += 1
@@ -582,7 +583,13 @@ def summarise(scope: Scope, items: list[Item], draft: Draft, basis: str) -> dict
     return {
         "basis": basis,
         "rows": ordered,
-        "total": {"cases": len(draft.assignments), "amount": str(total), "unchanged": unchanged},
+        "total": {
+            "cases": len(draft.assignments),
+            "amount": str(total),
+            "unchanged": unchanged,
+            "in_cases": moving,
+            "in_amount": str(moving_amount),
+        },
         "left_out": dict(draft.left_out),
     }
 

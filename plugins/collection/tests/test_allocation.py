@@ -16,6 +16,7 @@ from core.audit.models import AuditEntry
 from core.auth.models import Team
 from core.cases.filters import CaseFilter
 from core.cases.models import PAUSED, Case, CaseAssignment
+from core.cases.services import assign
 from core.errors import Conflict, InvalidInput, NotAllowed, NotFound
 from plugins.collection import allocation as service
 from plugins.collection.allocation import Choice
@@ -447,6 +448,21 @@ def test_preview_then_commit_through_the_pages(world, db, client, login_as):
     again = client.post(f"{plan_url}/commit")
     assert again.status_code == 409
     assert plan_matches_holders(db, plan)
+
+
+def test_the_plans_total_counts_what_comes_in_apart_from_what_stays(world, db, client, login_as):
+    cases = world.cases(4)
+    assign(cases[:1], holder=world.a, user=None)  # already Alice's: the plan leaves it there
+    db.session.commit()
+    login_as("manager", contracts=[world.k], locale="en")
+    form = {"query": f"contract={world.k.id}", "scope": "all", "strategy": "same_debtor",
+            "collector": [str(world.a.id), str(world.b.id)], "basis": "entrusted_amount"}  # fmt: skip
+    page = client.get(
+        client.post("/m/collection/allocation/preview", data=form).headers["Location"]
+    )
+    total = page.get_data(as_text=True).split('id="plan-total"')[1].split("</tr>")[0]
+    assert "<strong>3</strong>" in total and "4 cases in the plan" in total
+    assert "1 already where the plan puts them" in total
 
 
 def test_a_bad_allocation_form_is_shown_again_with_its_message(world, client, login_as):
