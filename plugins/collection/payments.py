@@ -15,9 +15,10 @@ from sqlalchemy import select
 from core.cases import services as cases
 from core.cases.filters import visibility_condition
 from core.cases.models import CLAIM, PENDING, Case, Payment
-from core.errors import InvalidInput, NotAllowed, NotFound
+from core.errors import Conflict, InvalidInput, NotAllowed, NotFound
 from core.extensions import db
 from core.types import agency_zone, utcnow
+from core.web.filters import money
 from plugins.collection.access import may_work
 from plugins.collection.work import collection_contract_ids
 
@@ -45,6 +46,13 @@ def claim_payment(
         raise _invalid("amount", _("Write an amount such as 1200.50.")) from None
     if amount <= 0:
         raise _invalid("amount", _("A payment must be a positive amount."))
+    balance = case.balance or Decimal(0)
+    if amount > balance:
+        raise _invalid(
+            "amount",
+            _("The claimed amount is more than the case's balance (%(balance)s).",
+              balance=money(balance)),
+        )  # fmt: skip
     today = utcnow().astimezone(agency_zone()).date()
     if paid_on > today:
         raise _invalid("paid_on", _("The payment date cannot be in the future."))
@@ -104,8 +112,18 @@ def _check_confirmer(payment: Payment, user) -> None:
 
 
 def confirm_claim(payment: Payment, user) -> Payment:
-    """Confirm a pending claim: the case's balance drops (settled when paid in full)."""
+    """Confirm a pending claim: the case's balance drops (settled when paid in full).
+
+    A claim larger than what the case still owes is refused (409): the balance may have
+    dropped since the claim was taken (another claim confirmed, a repayment imported)."""
     _check_confirmer(payment, user)
+    balance = payment.case.balance or Decimal(0)
+    if payment.status == PENDING and payment.amount > balance:
+        raise Conflict(
+            _("The claim (%(amount)s) is more than the case's balance now (%(balance)s): "
+              "reject it, or have the collector take a new claim.",
+              amount=money(payment.amount), balance=money(balance))
+        )  # fmt: skip
     cases.confirm_payment(payment, user)
     return payment
 

@@ -38,7 +38,7 @@ from core.errors import InvalidInput, NotAllowed
 from core.extensions import db
 from core.types import agency_zone, utcnow
 from core.web.filters import money
-from plugins.collection.compliance import settings_for
+from plugins.collection.compliance import debtor_zone, in_window, settings_for
 from plugins.collection.models import (
     COMPLAINT_OPEN,
     DEFAULT_FIRST_CONTACT_HOURS,
@@ -452,6 +452,31 @@ def first_contact_state(row: CaseWork | None, now: datetime) -> dict | None:
 
 #: How far ahead of the server's clock a record's time may be (clocks drift a little).
 CLOCK_SLACK = timedelta(minutes=5)
+#: How far ahead a promised date or a next follow-up may be.
+HORIZON_DAYS = 365
+
+#: The complaint channel a record's channel stands for (a complaint made during the contact).
+COMPLAINT_CHANNELS = {"phone": "phone", "letter": "letter"}
+
+
+def _follow_up_errors(case: Case, follow_up_at: datetime, at: datetime) -> list[str]:
+    """Why a next follow-up cannot be: not after the record, too far ahead, or outside the
+    contract's contact hours in the debtor's time (the collector could not call then)."""
+    if follow_up_at <= at:
+        return [_("The next follow-up must come after the record's time.")]
+    if follow_up_at > utcnow() + timedelta(days=HORIZON_DAYS):
+        return [_("The next follow-up cannot be more than %(n)d days ahead.", n=HORIZON_DAYS)]
+    contract, zone = case.contract, debtor_zone(case)
+    local = follow_up_at.astimezone(zone)
+    if not in_window(local.time().replace(tzinfo=None), contract.contact_start,
+                     contract.contact_end):  # fmt: skip
+        return [
+            _("The next follow-up must fall within the contact hours %(start)s–%(end)s in the "
+              "debtor's time (%(zone)s); it is %(time)s there.",
+              start=f"{contract.contact_start:%H:%M}", end=f"{contract.contact_end:%H:%M}",
+              zone=zone.key, time=f"{local:%H:%M}")
+        ]  # fmt: skip
+    return []
 
 
 def record_contact(
@@ -467,7 +492,7 @@ def record_contact(
     a promise needs the promised amount and date, and only such a result may carry them.
     """
     from plugins.collection.access import may_work
-    from plugins.collection.results import PROMISE, codes_for
+    from plugins.collection.results import COMPLAINT, PROMISE, codes_for, title
 
     if not may_work(user, case):
         raise NotAllowed(_("You may not work this case."))
@@ -475,12 +500,19 @@ def record_contact(
     at = _aware(at)
     if at > utcnow() + CLOCK_SLACK:
         errors["at"] = [_("A record cannot be in the future.")]
+    elif case.entrust_date is not None and at.astimezone(agency_zone()).date() < case.entrust_date:
+        errors["at"] = [
+            _("A record cannot be before the case was entrusted (%(date)s).",
+              date=case.entrust_date.isoformat())
+        ]  # fmt: skip
     codes = {row.code: row for row in codes_for(case.contract, active_only=True, create=True)}
     code = codes.get(result or "")
     if code is None:
         errors["result"] = [_("Choose a result from the list.")]
-    if follow_up_at is not None and _aware(follow_up_at) <= at:
-        errors["follow_up_at"] = [_("The next follow-up must come after the record's time.")]
+    if follow_up_at is not None:
+        found = _follow_up_errors(case, _aware(follow_up_at), at)
+        if found:
+            errors["follow_up_at"] = found
     promising = code is not None and code.outcome == PROMISE
     if promising:
         if promise_amount is None:
@@ -496,6 +528,10 @@ def record_contact(
             errors["promise_date"] = [_("A promise needs the promised date.")]
         elif promise_date < at.astimezone(agency_zone()).date():
             errors["promise_date"] = [_("The promised date cannot be before the record.")]
+        elif promise_date > agency_today() + timedelta(days=HORIZON_DAYS):
+            errors["promise_date"] = [
+                _("The promised date cannot be more than %(n)d days ahead.", n=HORIZON_DAYS)
+            ]
     elif code is not None and (promise_amount is not None or promise_date is not None):
         message = _("Only a promise-to-pay result carries a promised amount and date.")
         errors["promise_amount" if promise_amount is not None else "promise_date"] = [message]
@@ -505,9 +541,31 @@ def record_contact(
     data = {}
     if follow_up_at is not None:
         data["follow_up_at"] = _aware(follow_up_at).astimezone(UTC).isoformat()
-    return cases.record_activity(
+    entry = cases.record_activity(
         case, user, at=at, channel=channel, contact_type=contact_type,
         contact_name=(contact_name or "")[:120], target=(target or "")[:300], result=code.code,
         note=note or "", promise_amount=promise_amount if promising else None,
         promise_date=promise_date if promising else None, source=source, data=data,
+    )  # fmt: skip
+    if code.outcome == COMPLAINT:
+        complaint = _complaint_from(case, user, entry, title(code))
+        entry.data = {**(entry.data or {}), "complaint_id": complaint.id}
+        db.session.flush()
+    return entry
+
+
+def _complaint_from(case: Case, user, entry: Activity, result_title: str):
+    """A record whose result is a complaint (投诉) registers one, so the case is held until a
+    complaint handler resolves it; its content is the record's note, else says where it came
+    from."""
+    from plugins.collection.complaints import register_complaint
+
+    local = _aware(entry.at).astimezone(agency_zone())
+    content = (entry.note or "").strip() or _(
+        "Registered from a collection record of %(at)s (result: %(result)s).",
+        at=f"{local:%Y-%m-%d %H:%M}", result=result_title,
+    )  # fmt: skip
+    return register_complaint(
+        case, user=user, channel=COMPLAINT_CHANNELS.get(entry.channel, "other"),
+        content=content[:5000], at=entry.at,
     )  # fmt: skip

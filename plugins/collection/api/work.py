@@ -78,6 +78,11 @@ class RecordOutSchema(RecordSchema):
         lambda entry: (entry.data or {}).get("follow_up_at"),
         metadata={"type": "string", "format": "date-time"},
     )
+    #: The complaint a record whose result is a complaint registered (the case is held).
+    complaint_id = fields.Function(
+        lambda entry: (entry.data or {}).get("complaint_id"),
+        metadata={"type": "integer", "nullable": True},
+    )
 
 
 class PromiseSchema(Schema):
@@ -231,7 +236,8 @@ def create_record(case_id, data):
     """For who may work the case. ``result`` is one of the contract's active result codes; a
     promise result needs ``promise_amount`` and ``promise_date``. A rule's refusal (contact
     hours, calls per day, third parties, a paused or held case) answers 409 with its reason
-    and when the contact is next allowed."""
+    and when the contact is next allowed. A complaint result registers a complaint
+    (``complaint_id``), which holds the case."""
     case = workable_case(case_id, current_user)
     entry = work.record_contact(case, current_user, source="api", **data)
     db.session.commit()
@@ -321,7 +327,7 @@ def pending_claims(query):
     tag=TAG,
 )
 def confirm_claim(payment_id):
-    """409 when the claim was already handled."""
+    """409 when the claim was already handled, or is more than what the case owes now."""
     payment = claims.confirm_claim(claims.claim_for(current_user, payment_id), current_user)
     db.session.commit()
     return payment

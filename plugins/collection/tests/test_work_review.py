@@ -169,7 +169,9 @@ def test_the_confirmation_page_shows_who_recorded_warns_and_asks_before_confirmi
     client, db, world
 ):
     (case,) = held_cases(db, world, world.li, entrusted_amount=Decimal("200.00"))
-    found = claim(db, world, case, amount="300.00")
+    found = claim(db, world, case, amount="150.00")
+    case.balance = Decimal("100.00")  # a repayment came in since the claim was taken
+    db.session.commit()
     sign_in_as(client, db, world.manager)
     page = client.get("/m/collection/payments").get_data(as_text=True)
     assert "Recorded by" in page and "李催收" in page
@@ -361,7 +363,9 @@ def test_the_pages_fit_a_desktop_and_a_phone(live_server, browser_page, db, worl
     from core.testing.fixtures import sign_in
 
     (case,) = held_cases(db, world, world.li, entrusted_amount=Decimal("200.00"))
-    claim(db, world, case, amount="300.00")
+    claim(db, world, case, amount="150.00")
+    case.balance = Decimal("100.00")  # the warning: the balance dropped since the claim
+    db.session.commit()
     page = browser_page
     page.set_viewport_size({"width": 1400, "height": 900})
     sign_in(page, live_server, "manager")

@@ -331,13 +331,15 @@ def _save_record(case: Case, form: RecordForm, options: list) -> Activity:
 @collection.route("/cases/<int:case_id>/record", methods=["GET", "POST"])
 @require(*WORK_PERMISSIONS)
 def record(case_id):
-    """Record a contact (催记) on a case the user may work; the rules decide if it may be."""
+    """Record a contact (催记) on a case the user may work; the rules decide if it may be.
+    A case they refuse (paused, closed, on a complaint hold …) shows why instead of the form."""
     case = workable_case(case_id, current_user)
+    refusals = work_refusals(case, current_user, "contact")
     form, options = record_form(case)
     status = 200
     if form.validate_on_submit():
         try:
-            _save_record(case, form, options)
+            entry = _save_record(case, form, options)
         except UserError as error:
             show_service_errors(form, error)
             keep_refusal_on_record(error)
@@ -345,16 +347,28 @@ def record(case_id):
         else:
             db.session.commit()
             flash(_("Record saved."), "success")
+            _flash_complaint(entry)
             return redirect(
                 url_for("cases.detail", case_id=case.id, **_queue_args()) + "#collection-work"
             )
     elif form.is_submitted():
-        status = 422
+        status = 409 if refusals else 422
     return (
-        render_template("collection/work_record.html", case=case, form=form,
+        render_template("collection/work_record.html", case=case, form=form, refusals=refusals,
                         context=_queue_args()),
         status,
     )  # fmt: skip
+
+
+def _flash_complaint(entry: Activity) -> None:
+    """Say so when the record's result registered a complaint (the case is now on hold)."""
+    complaint_id = (entry.data or {}).get("complaint_id")
+    if complaint_id:
+        flash(
+            _("Complaint #%(id)d registered from this record: the case is on hold until a "
+              "complaint handler resolves it.", id=complaint_id),
+            "info",
+        )  # fmt: skip
 
 
 # -- payment claims ------------------------------------------------------------------------------
@@ -395,6 +409,7 @@ def claim_form(*, panel=False) -> ClaimForm:
 def claim(case_id):
     """Record a payment claim (CP) the debtor made; a manager confirms it later."""
     case = workable_case(case_id, current_user)
+    refusals = work_refusals(case, current_user, "payment_claim")
     form = claim_form()
     status = 200
     if form.validate_on_submit():
@@ -415,9 +430,9 @@ def claim(case_id):
                 url_for("cases.detail", case_id=case.id, **_queue_args()) + "#collection-work"
             )
     elif form.is_submitted():
-        status = 422
+        status = 409 if refusals else 422
     return (
-        render_template("collection/work_claim.html", case=case, form=form,
+        render_template("collection/work_claim.html", case=case, form=form, refusals=refusals,
                         context=_queue_args()),
         status,
     )  # fmt: skip
