@@ -8,7 +8,6 @@ import re
 from decimal import Decimal
 
 import pytest
-from flask_babel import force_locale
 from sqlalchemy import func, select
 
 from core import hookimpl
@@ -44,12 +43,6 @@ def probe(app_config):
     found = AssignedProbe()
     app_config["PLUGIN_MODULES"] = [found]
     return found
-
-
-@pytest.fixture
-def english(app):
-    with force_locale("en"):
-        yield
 
 
 class World:

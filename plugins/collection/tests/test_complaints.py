@@ -8,7 +8,6 @@ from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 
 import pytest
-from flask_babel import force_locale
 from sqlalchemy import select
 
 from core.audit.models import AuditEntry
@@ -23,12 +22,6 @@ from plugins.collection.models import COMPLAINT_OPEN, COMPLAINT_RESOLVED, Compla
 from tests.support.cases import make_cases
 
 AT = datetime(2026, 3, 2, 3, 0, tzinfo=UTC)  # 11:00 in Shanghai, inside the contact window
-
-
-@pytest.fixture
-def english(app):
-    with force_locale("en"):
-        yield
 
 
 @pytest.fixture

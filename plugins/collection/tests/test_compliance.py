@@ -6,7 +6,6 @@ from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
-from flask_babel import force_locale
 from sqlalchemy import select
 
 from core.audit.models import AuditEntry
@@ -23,12 +22,6 @@ NUMBER = "13800000001"
 
 def at(hour, minute=0, day=2, zone=SHANGHAI):
     return datetime(2026, 3, day, hour, minute, tzinfo=zone)
-
-
-@pytest.fixture
-def english(app):
-    with force_locale("en"):
-        yield
 
 
 @pytest.fixture

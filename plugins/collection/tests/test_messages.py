@@ -9,7 +9,6 @@ from decimal import Decimal
 from zoneinfo import ZoneInfo
 
 import pytest
-from flask_babel import force_locale
 from sqlalchemy import func, select
 
 from core import hookimpl, masking
@@ -30,12 +29,6 @@ MOBILE = "13812345678"
 
 def at(hour, minute=0, day=2):
     return datetime(2026, 3, day, hour, minute, tzinfo=SHANGHAI)
-
-
-@pytest.fixture
-def english(app):
-    with force_locale("en"):
-        yield
 
 
 @pytest.fixture

@@ -14,13 +14,8 @@ from core.cases.models import PAUSED, SETTLED, Activity, Payment
 from core.cases.services import assign
 from core.types import utcnow
 from plugins.collection import payments
-from plugins.collection.tests.work_kit import SHANGHAI, held_cases, make_world, sign_in_as
+from plugins.collection.tests.work_kit import SHANGHAI, held_cases, sign_in_as
 from tests.support.cases import make_cases
-
-
-@pytest.fixture
-def world(db, contract, make_user):
-    return make_world(db, contract, make_user)
 
 
 def today():

@@ -14,17 +14,10 @@ from core.cases.services import confirm_payment, record_payment
 from core.types import utcnow
 from plugins.collection import promises, work
 from plugins.collection.models import Promise
-from plugins.collection.tests.work_kit import SHANGHAI, held_cases, make_world, yesterday
+from plugins.collection.tests.work_kit import SHANGHAI, held_cases, yesterday
 
-
-@pytest.fixture(autouse=True)
-def english(app_config):
-    app_config["BABEL_DEFAULT_LOCALE"] = "en"
-
-
-@pytest.fixture
-def world(db, contract, make_user):
-    return make_world(db, contract, make_user)
+# Imports run without a user, in the default language: English here, as checked below.
+pytestmark = pytest.mark.usefixtures("english_by_default")
 
 
 def today() -> date:

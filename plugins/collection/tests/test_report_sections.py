@@ -7,7 +7,6 @@ from datetime import timedelta
 from decimal import Decimal
 
 import pytest
-from flask_babel import force_locale
 
 from core.audit.services import record
 from core.cases.models import CLAIM, Activity
@@ -18,12 +17,6 @@ from core.types import agency_zone, utcnow
 from plugins.collection import complaints
 from plugins.collection.models import Promise
 from tests.support.cases import make_cases
-
-
-@pytest.fixture
-def english(app):
-    with force_locale("en"):
-        yield
 
 
 @pytest.fixture

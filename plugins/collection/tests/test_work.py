@@ -19,22 +19,13 @@ from plugins.collection.models import CaseWork, Promise, ResultCode
 from plugins.collection.tests.work_kit import (
     SHANGHAI,
     held_cases,
-    make_world,
     sign_in_as,
     yesterday,
 )
 from tests.support.cases import make_cases
 
-
-@pytest.fixture(autouse=True)
-def english(app_config):
-    # Imports run without a user, in the default language: English here, as checked below.
-    app_config["BABEL_DEFAULT_LOCALE"] = "en"
-
-
-@pytest.fixture
-def world(db, contract, make_user):
-    return make_world(db, contract, make_user)
+# Imports run without a user, in the default language: English here, as checked below.
+pytestmark = pytest.mark.usefixtures("english_by_default")
 
 
 def codes(db, contract):

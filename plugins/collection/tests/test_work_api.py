@@ -5,18 +5,12 @@ from __future__ import annotations
 from datetime import timedelta
 from decimal import Decimal
 
-import pytest
 from sqlalchemy import select
 
 from core.audit.models import AuditEntry
 from core.cases.models import PAUSED, SETTLED, Activity
 from core.types import utcnow
-from plugins.collection.tests.work_kit import SHANGHAI, Api, held_cases, make_world, yesterday
-
-
-@pytest.fixture
-def world(db, contract, make_user):
-    return make_world(db, contract, make_user)
+from plugins.collection.tests.work_kit import SHANGHAI, Api, held_cases, yesterday
 
 
 def call(case, when, **extra):

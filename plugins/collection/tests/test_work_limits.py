@@ -19,15 +19,9 @@ from plugins.collection.tests.work_kit import (
     SHANGHAI,
     Api,
     held_cases,
-    make_world,
     sign_in_as,
     yesterday,
 )
-
-
-@pytest.fixture
-def world(db, contract, make_user):
-    return make_world(db, contract, make_user)
 
 
 def today():

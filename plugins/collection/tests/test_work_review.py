@@ -18,20 +18,12 @@ from plugins.collection.tests.work_kit import (
     SHANGHAI,
     Api,
     held_cases,
-    make_world,
     sign_in_as,
     yesterday,
 )
 
-
-@pytest.fixture(autouse=True)
-def english(app_config):
-    app_config["BABEL_DEFAULT_LOCALE"] = "en"
-
-
-@pytest.fixture
-def world(db, contract, make_user):
-    return make_world(db, contract, make_user)
+# Imports run without a user, in the default language: English here, as checked below.
+pytestmark = pytest.mark.usefixtures("english_by_default")
 
 
 def today():
@@ -168,6 +160,7 @@ def test_the_promise_column_shows_the_promise_the_queue_is_about(client, db, wor
 def test_the_confirmation_page_shows_who_recorded_warns_and_asks_before_confirming(
     client, db, world
 ):
+
     (case,) = held_cases(db, world, world.li, entrusted_amount=Decimal("200.00"))
     found = claim(db, world, case, amount="150.00")
     case.balance = Decimal("100.00")  # a repayment came in since the claim was taken
