@@ -334,30 +334,40 @@ def record(case_id):
     """Record a contact (催记) on a case the user may work; the rules decide if it may be.
     A case they refuse (paused, closed, on a complaint hold …) shows why instead of the form."""
     case = workable_case(case_id, current_user)
-    refusals = work_refusals(case, current_user, "contact")
     form, options = record_form(case)
+
+    def save():
+        entry = _save_record(case, form, options)
+        flash(_("Record saved."), "success")
+        _flash_complaint(entry)
+
+    return _case_form_page(case, form, "contact", "collection/work_record.html", save)
+
+
+def _case_form_page(case: Case, form, action: str, template: str, save):
+    """A work form of its own page: saved through ``save`` (a service call that flashes what
+    it did), then back to the case; a mistake or a rule's refusal shows the form again with
+    it, and a case the rules refuse ``action`` on shows why instead of the form."""
+    refusals = work_refusals(case, current_user, action)
     status = 200
     if form.validate_on_submit():
         try:
-            entry = _save_record(case, form, options)
+            save()
         except UserError as error:
             show_service_errors(form, error)
             keep_refusal_on_record(error)
             status = error.status_code
         else:
             db.session.commit()
-            flash(_("Record saved."), "success")
-            _flash_complaint(entry)
             return redirect(
                 url_for("cases.detail", case_id=case.id, **_queue_args()) + "#collection-work"
             )
     elif form.is_submitted():
         status = 409 if refusals else 422
     return (
-        render_template("collection/work_record.html", case=case, form=form, refusals=refusals,
-                        context=_queue_args()),
+        render_template(template, case=case, form=form, refusals=refusals, context=_queue_args()),
         status,
-    )  # fmt: skip
+    )
 
 
 def _flash_complaint(entry: Activity) -> None:
@@ -409,33 +419,17 @@ def claim_form(*, panel=False) -> ClaimForm:
 def claim(case_id):
     """Record a payment claim (CP) the debtor made; a manager confirms it later."""
     case = workable_case(case_id, current_user)
-    refusals = work_refusals(case, current_user, "payment_claim")
     form = claim_form()
-    status = 200
-    if form.validate_on_submit():
-        try:
-            claims.claim_payment(
-                case, current_user, amount=form.amount.data, paid_on=form.paid_on.data,
-                payer=form.payer.data or "", channel=form.channel.data or "",
-                note=form.note.data or "",
-            )  # fmt: skip
-        except UserError as error:
-            show_service_errors(form, error)
-            keep_refusal_on_record(error)
-            status = error.status_code
-        else:
-            db.session.commit()
-            flash(_("Payment claim recorded; it waits for confirmation."), "success")
-            return redirect(
-                url_for("cases.detail", case_id=case.id, **_queue_args()) + "#collection-work"
-            )
-    elif form.is_submitted():
-        status = 409 if refusals else 422
-    return (
-        render_template("collection/work_claim.html", case=case, form=form, refusals=refusals,
-                        context=_queue_args()),
-        status,
-    )  # fmt: skip
+
+    def save():
+        claims.claim_payment(
+            case, current_user, amount=form.amount.data, paid_on=form.paid_on.data,
+            payer=form.payer.data or "", channel=form.channel.data or "",
+            note=form.note.data or "",
+        )  # fmt: skip
+        flash(_("Payment claim recorded; it waits for confirmation."), "success")
+
+    return _case_form_page(case, form, "payment_claim", "collection/work_claim.html", save)
 
 
 # -- the payment confirmation queue --------------------------------------------------------------
