@@ -273,6 +273,18 @@ def test_hook_case_detail_panels(start):
     assert calls == [("ON-1", user.username)]
 
 
+def test_a_work_panel_sits_above_the_case_file_and_others_below(start):
+    work = make_plugin("worky", case_detail_panels=lambda: [
+        Panel("Work area", Markup("<p>work</p>"), order=10),
+        Panel("Appendix", Markup("<p>appendix</p>"), order=400),
+    ])  # fmt: skip
+    maple = start(work)
+    maple.login_as("admin", locale="en")
+    case = make_case(maple.db, maple.contract(), "W-1")
+    page = maple.client.get(f"/cases/{case.id}").text
+    assert page.index("Work area") < page.index("<h2>Phones</h2>") < page.index("Appendix")
+
+
 def test_hook_after_module_enabled(start):
     alpha_calls, beta_calls = [], []
     alpha = module_plugin(

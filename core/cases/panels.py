@@ -12,7 +12,8 @@ class Panel:
     title: str
     #: Rendered HTML (use render_template, which escapes); shown as it is.
     html: Markup
-    #: Lower comes first.
+    #: Lower comes first. Below 100: the case's work area, shown right under the case's
+    #: summary; from 100: after the case file's details.
     order: int = 100
 
 

@@ -310,7 +310,7 @@ def case_panel(case, user):
         recent=messages.recent_messages(case),
         statuses=OUTBOX_STATUSES,
     )
-    return Panel(_l("Letters and SMS"), Markup(html), order=300)
+    return Panel(_l("Letters and SMS"), Markup(html), order=20)
 
 
 # -- letters -----------------------------------------------------------------------------------
