@@ -46,8 +46,6 @@ NO_ANSWER = "no_answer"
 SWITCHED_OFF = "switched_off"
 BUSY = "busy"
 INVALID_NUMBER = "invalid_number"
-OUT_OF_SERVICE = "out_of_service"
-REJECTED_CALL = "rejected_call"
 WRONG_PERSON = "wrong_person"
 
 #: Channels held to the contact window ("other" is not a contact with the debtor).
