@@ -231,6 +231,13 @@ def do_not_contact_refusal(case: Case, target: str) -> str | None:
     return None
 
 
+def is_third_party_number(case: Case, target: str) -> bool:
+    """Whether ``target`` is one of the case's third parties' numbers and not the debtor's."""
+    if not target or any(_same_number(n, target) for n in debtor_numbers(case)):
+        return False
+    return any(_same_number(c.phone, target) for c in case.contacts)
+
+
 def debtor_numbers(case: Case) -> dict[str, str]:
     """The debtor's numbers and their status (the case's mobile counts, as valid if unlisted)."""
     numbers = {p.number: p.status for p in case.phones}

@@ -34,11 +34,17 @@ from core.cases.filters import search_condition, visibility_condition
 from core.cases.models import NORMAL, Activity, Case
 from core.clients.models import Contract, ContractModule
 from core.clients.services import visible_contracts_query
-from core.errors import InvalidInput, NotAllowed
+from core.errors import InvalidInput, NotAllowed, UserError
 from core.extensions import db
 from core.types import agency_zone, utcnow
 from core.web.filters import money
-from plugins.collection.compliance import debtor_zone, in_window, settings_for
+from plugins.collection.compliance import (
+    DEBTOR,
+    debtor_zone,
+    in_window,
+    is_third_party_number,
+    settings_for,
+)
 from plugins.collection.models import (
     COMPLAINT_OPEN,
     DEFAULT_FIRST_CONTACT_HOURS,
@@ -496,6 +502,10 @@ def record_contact(
 
     if not may_work(user, case):
         raise NotAllowed(_("You may not work this case."))
+    if contact_type == DEBTOR and is_third_party_number(case, target):
+        # Recorded as the debtor, a third party's call would slip past the third-party rule.
+        message = _("This number is a contact's, not the debtor's: choose who was contacted.")
+        raise UserError(message, fields={"contact_type": [message]})
     errors: dict[str, list[str]] = {}
     at = _aware(at)
     if at > utcnow() + CLOCK_SLACK:

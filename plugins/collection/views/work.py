@@ -267,24 +267,24 @@ def target_options(case: Case, unmasked: bool) -> list[dict]:
             continue
         flag = f" · {_('invalid')}" if phone.status == "invalid" else ""
         options.append({"value": f"phone:{phone.id}", "target": phone.number, "name": "",
-                        "third_party": False, "label": f"{_('Debtor')} · "
+                        "label": f"{_('Debtor')} · "
                         f"{phone_kind.get(phone.kind, phone.kind)} {show(phone.number)}{flag}"})  # fmt: skip
     if case.mobile and case.mobile not in listed:
-        options.append({"value": "mobile", "target": case.mobile, "name": "", "third_party": False,
+        options.append({"value": "mobile", "target": case.mobile, "name": "",
                         "label": f"{_('Debtor')} · {phone_kind['mobile']} {show(case.mobile)}"})  # fmt: skip
     for contact in case.contacts:
         if contact.do_not_contact or not contact.phone:
             continue
         name = contact.name if unmasked else masking.mask_name(contact.name)
         options.append({"value": f"contact:{contact.id}", "target": contact.phone,
-                        "name": contact.name, "third_party": True,
+                        "name": contact.name,
                         "label": f"{contact.relation or _('Contact')} · {name} "
                         f"{show(contact.phone)}"})  # fmt: skip
     address_kind = VOCABULARIES["address_kind"]
     for address in case.addresses:
         text = address.address if unmasked else address.address[:6] + "****"
         options.append({"value": f"address:{address.id}", "target": address.address, "name": "",
-                        "third_party": False, "label": f"{_('Address')} · "
+                        "label": f"{_('Address')} · "
                         f"{address_kind.get(address.kind, address.kind)} {text}"})  # fmt: skip
     return options
 
@@ -313,15 +313,9 @@ def record_form(case: Case, unmasked: bool = False, *, panel=False) -> tuple[Rec
 
 def _save_record(case: Case, form: RecordForm, options: list) -> Activity:
     chosen = next((o for o in options if o["value"] == form.target.data), None)
-    contact_type = form.contact_type.data
-    if chosen is not None and chosen["third_party"] and contact_type == "debtor":
-        # A contact's number names a third party: recording it as the debtor would slip
-        # past the third-party rule.
-        message = _("This number is a contact's, not the debtor's: choose who was contacted.")
-        raise UserError(message, fields={"contact_type": [message]})
     return work.record_contact(
         case, current_user, at=_local(form.at.data), channel=form.channel.data,
-        contact_type=contact_type, result=form.result.data,
+        contact_type=form.contact_type.data, result=form.result.data,
         target=chosen["target"] if chosen else "", contact_name=chosen["name"] if chosen else "",
         note=form.note.data or "", follow_up_at=_local(form.follow_up_at.data),
         promise_amount=form.promise_amount.data, promise_date=form.promise_date.data,
