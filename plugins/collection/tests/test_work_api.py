@@ -8,7 +8,7 @@ from decimal import Decimal
 from sqlalchemy import select
 
 from core.audit.models import AuditEntry
-from core.cases.models import PAUSED, SETTLED, Activity
+from core.cases.models import PAUSED, SETTLED, Activity, CaseContact
 from core.types import utcnow
 from plugins.collection.tests.work_kit import SHANGHAI, Api, held_cases, yesterday
 
@@ -45,6 +45,17 @@ def test_a_refused_record_answers_409_with_the_rule(client, db, world):
     assert "Outside the contact hours 08:00–22:00" in response.json["error"]["message"]
     assert db.session.scalar(select(Activity)) is None
     assert db.session.scalar(select(AuditEntry).filter_by(action="case.action_denied"))
+
+
+def test_a_third_partys_number_is_not_recorded_as_the_debtor_through_the_api(client, db, world):
+    (case,) = held_cases(db, world, world.li)
+    db.session.add(CaseContact(case_id=case.id, name="张父", relation="父亲", phone="13700000001"))
+    db.session.commit()
+    response = Api(client, db, world.li).post(
+        f"/cases/{case.id}/records", json=call(case, yesterday(10), target="137 0000 0001")
+    )
+    assert response.status_code == 400 and "contact_type" in response.json["error"]["fields"]
+    assert db.session.scalar(select(Activity)) is None
 
 
 def test_a_paused_case_is_refused_through_the_api(client, db, world):
