@@ -255,6 +255,12 @@ def report_sections(contract, start, end, user):
     covers, so a module the contract has not enabled adds nothing. Aggregate in SQL; a
     section's rows must hold only what ``user`` may see (a collector their own figures).
 
+    A section with one row per user names the row key holding the user id (``user_key``)
+    and may declare ``measures`` (:class:`core.report_sections.Measure`): each names the row
+    keys of a numerator and, for a ratio, a denominator. The reports sum both per user over
+    the contracts before dividing (so rates combine correctly) and rank users by them
+    (``higher_is_better`` False for complaints and the like).
+
     :param contract: the :class:`core.clients.models.Contract`.
     :param start: the first day of the period (a ``date``, included).
     :param end: the day after the period (a ``date``, excluded).

@@ -6,6 +6,24 @@ from dataclasses import dataclass, field
 
 
 @dataclass(frozen=True)
+class Measure:
+    """A figure the reports may rank or combine across contracts, read from a section's rows.
+
+    ``numerator`` and ``denominator`` name row keys. A ratio measure (with a denominator) is
+    combined by summing numerators and denominators over contracts before dividing, so the
+    rate of two contracts is not the mean of their rates; a count measure has no denominator.
+    """
+
+    key: str
+    #: Translated name of the measure.
+    title: str
+    numerator: str
+    denominator: str | None = None
+    #: False for a figure where fewer is better (complaints, refusals).
+    higher_is_better: bool = True
+
+
+@dataclass(frozen=True)
 class ReportSection:
     """One table of a report, contributed by the module that owns its figures."""
 
@@ -21,3 +39,7 @@ class ReportSection:
     order: int = 500
     #: A sentence under the table saying how the figures were counted.
     note: str = ""
+    #: The row key holding the user id when the section has one row per user ("" if not).
+    user_key: str = ""
+    #: Figures the reports may combine across contracts and rank users by (see Measure).
+    measures: tuple[Measure, ...] = ()
