@@ -1,1 +1,377 @@
-"""recovery report."""
+"""Recovery (回款): confirmed repayments per period and per client, contract, batch, team or
+collector, with the recovery rate (recovered ÷ entrusted).
+
+A payment counts when it is confirmed (a bank repayment, or a claim the bank confirmed) and
+paid on a day of the period, on a case of the scope's contracts (and batch).
+
+**Whose payment it is.** A payment belongs to whoever held the case at the end of the
+payment day (agency-local): the ``case_assignments`` row with
+``assigned_at < D`` and ``ended_at IS NULL OR ended_at >= D``, where ``D`` is the instant the
+next local day begins. Holders follow one another (``assign`` ends the open row at the
+instant the next one starts), so at most one row matches; a row that began and ended at the
+same instant matches none. A payment on a case nobody held then is "not held"; its team is
+the pool row's team, if any. The team is the assignment's team, else the holder's own.
+
+:func:`attributed_payments` is that selection, shared with the commission statement so the
+two reconcile to the cent.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, time
+from decimal import Decimal
+
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
+from sqlalchemy import DateTime, and_, cast, func, literal_column, or_, select
+
+from core.auth.models import Team, User
+from core.batches.models import Batch
+from core.cases.models import CONFIRMED, Case, CaseAssignment, Payment
+from core.clients.models import Client, Contract
+from core.extensions import db
+from core.types import agency_zone
+from plugins.reports.framework import (
+    GROUPS,
+    INT,
+    MONEY,
+    RATE,
+    TEXT,
+    Chart,
+    Column,
+    ReportResult,
+    Scope,
+    Table,
+    period_labels,
+    period_of_day,
+    rate,
+    report,
+    utc_bounds,
+)
+
+ZERO = Decimal("0.00")
+CENT = Decimal("0.01")
+
+
+def money(value) -> Decimal:
+    """A SQL sum as Decimal to the cent (``None``, an empty sum, is zero)."""
+    return Decimal(value or 0).quantize(CENT)
+
+
+# -- whose payment ---------------------------------------------------------------------------
+
+
+def end_of_paid_day(scope: Scope):
+    """SQL: the UTC instant at which the agency-local day after ``payments.paid_on`` begins.
+
+    SQLite knows no zones: it takes the zone's offset on the period's first day, as
+    :func:`framework.local_day` does, and compares the text the dates are stored as.
+    """
+    zone = agency_zone()
+    if db.engine.dialect.name == "postgresql":
+        next_day = cast(Payment.paid_on, DateTime) + literal_column("interval '1 day'")
+        return func.timezone(zone.key, next_day)
+    offset = datetime.combine(scope.filter.start, time(12), tzinfo=zone).utcoffset()
+    minutes = -int(offset.total_seconds() // 60)
+    return func.datetime(Payment.paid_on, "+1 day", f"{minutes:+d} minutes")
+
+
+def attributed_payments(scope: Scope, *extra_columns):
+    """``select`` of the scope's counted payments with whom they are attributed to.
+
+    Columns: ``payment_id``, ``case_id``, ``contract_id``, ``batch_id``, ``amount``,
+    ``paid_on``, ``holder_id`` (None: not held), ``team_id``, then ``extra_columns``.
+    Narrowed by the scope's users: a payment attributed to one of them, or (for a team
+    leader or a team filter) to their team.
+    """
+    instant = end_of_paid_day(scope)
+    holder = User.__table__.alias("holder")
+    team_id = func.coalesce(CaseAssignment.team_id, holder.c.team_id)
+    query = (
+        select(
+            Payment.id.label("payment_id"),
+            Payment.case_id.label("case_id"),
+            Case.contract_id.label("contract_id"),
+            Case.batch_id.label("batch_id"),
+            Payment.amount.label("amount"),
+            Payment.paid_on.label("paid_on"),
+            CaseAssignment.user_id.label("holder_id"),
+            team_id.label("team_id"),
+            *extra_columns,
+        )
+        .join(Case, Case.id == Payment.case_id)
+        .outerjoin(
+            CaseAssignment,
+            and_(
+                CaseAssignment.case_id == Payment.case_id,
+                CaseAssignment.assigned_at < instant,
+                or_(CaseAssignment.ended_at.is_(None), CaseAssignment.ended_at >= instant),
+            ),
+        )
+        .outerjoin(holder, holder.c.id == CaseAssignment.user_id)
+        .where(
+            Payment.status == CONFIRMED,
+            Payment.paid_on >= scope.filter.start,
+            Payment.paid_on <= scope.filter.end,
+            Case.contract_id.in_(scope.contract_ids),
+        )
+    )
+    if scope.filter.batch is not None:
+        query = query.where(Case.batch_id == scope.filter.batch)
+    if scope.user_ids is not None:
+        mine = CaseAssignment.user_id.in_(scope.user_ids)
+        if scope.team_ids:
+            mine = mine | team_id.in_(scope.team_ids)
+        query = query.where(mine)
+    return query
+
+
+# -- the report ------------------------------------------------------------------------------
+
+
+def _period_table(scope: Scope, paid) -> Table:
+    period = scope.filter.period
+    label = period_of_day(paid.c.paid_on, period).label("label")
+    rows = {
+        key: (count, cases, total)
+        for key, count, cases, total in db.session.execute(
+            select(
+                label,
+                func.count(paid.c.payment_id),
+                func.count(paid.c.case_id.distinct()),
+                func.sum(paid.c.amount),
+            ).group_by(label)
+        )
+    }
+    count, cases, total = db.session.execute(
+        select(
+            func.count(paid.c.payment_id),
+            func.count(paid.c.case_id.distinct()),
+            func.sum(paid.c.amount),
+        )
+    ).one()
+    columns = [
+        Column("period", _("Period"), TEXT),
+        Column("payments", _("Payments"), INT),
+        Column("cases", _("Cases paid"), INT),
+        Column("recovered", _("Recovered"), MONEY),
+    ]
+    out = []
+    for key in period_labels(scope.filter.start, scope.filter.end, period):
+        found = rows.get(key, (0, 0, None))
+        out.append(
+            {"period": key, "payments": found[0], "cases": found[1], "recovered": money(found[2])}
+        )
+    return Table(
+        key="recovery_by_period",
+        title=_("Recovered per period"),
+        columns=columns,
+        rows=out,
+        totals={
+            "period": _("Total"),
+            "payments": count,
+            "cases": cases,
+            "recovered": money(total),
+        },
+        chart=Chart("line", "period", ("recovered",), _("Recovered")),
+        note=_(
+            "Confirmed repayments (bank repayments and confirmed claims) by the day they were "
+            "paid. A case paid in several periods counts once in the total of cases paid."
+        ),
+    )
+
+
+def _labels(group: str):
+    """``(key column of the attributed payments, label select)`` for ``group``."""
+    if group == "client":
+        return Client.id, Client.name
+    if group == "contract":
+        return Contract.id, Contract.number
+    if group == "batch":
+        return Batch.id, Batch.batch_no
+    if group == "team":
+        return Team.id, Team.name
+    return User.id, User.display_name
+
+
+def _names(group: str, ids) -> dict:
+    ids = [i for i in ids if i is not None]
+    if not ids:
+        return {}
+    key, name = _labels(group)
+    return dict(db.session.execute(select(key, name).where(key.in_(ids))).all())
+
+
+def _case_group_key(group: str):
+    """The column of ``cases`` (joined to its contract) that ``group`` breaks cases down by."""
+    return {"client": Contract.client_id, "contract": Case.contract_id, "batch": Case.batch_id}[
+        group
+    ]
+
+
+def _entrusted_of_cases(scope: Scope, group: str):
+    """Per client/contract/batch: ``{key: (cases, entrusted)}`` of the scope's cases, and the
+    totals, counted over the cases as they stand (``Scope.case_conditions``)."""
+    key = _case_group_key(group).label("key")
+    base = select(Case.id, Case.entrusted_amount, key).join(
+        Contract, Contract.id == Case.contract_id
+    )
+    cases = base.where(*scope.case_conditions()).subquery()
+    per_group = {
+        k: (n, money(total))
+        for k, n, total in db.session.execute(
+            select(
+                cases.c.key, func.count(cases.c.id), func.sum(cases.c.entrusted_amount)
+            ).group_by(cases.c.key)
+        )
+    }
+    n, total = db.session.execute(
+        select(func.count(cases.c.id), func.sum(cases.c.entrusted_amount))
+    ).one()
+    return per_group, (n, money(total))
+
+
+def _entrusted_of_holders(scope: Scope, group: str):
+    """Per team/collector: ``{key: (cases, entrusted)}`` of the cases they held at any time
+    in the period (an assignment overlapping it), each case once per holder; and the totals
+    over those cases, each case once."""
+    start, end = utc_bounds(scope.filter.start, scope.filter.end_exclusive)
+    holder = User.__table__.alias("holder")
+    team_id = func.coalesce(CaseAssignment.team_id, holder.c.team_id)
+    key = (CaseAssignment.user_id if group == "collector" else team_id).label("key")
+    held = (
+        select(CaseAssignment.case_id.label("case_id"), key)
+        .join(Case, Case.id == CaseAssignment.case_id)
+        .outerjoin(holder, holder.c.id == CaseAssignment.user_id)
+        .where(
+            CaseAssignment.assigned_at < end,
+            or_(CaseAssignment.ended_at.is_(None), CaseAssignment.ended_at > start),
+            Case.contract_id.in_(scope.contract_ids),
+            key.is_not(None),
+        )
+    )
+    if scope.filter.batch is not None:
+        held = held.where(Case.batch_id == scope.filter.batch)
+    if scope.user_ids is not None:
+        mine = CaseAssignment.user_id.in_(scope.user_ids)
+        if scope.team_ids:
+            mine = mine | team_id.in_(scope.team_ids)
+        held = held.where(mine)
+    pairs = held.distinct().subquery()
+    per_group = {
+        k: (n, money(total))
+        for k, n, total in db.session.execute(
+            select(pairs.c.key, func.count(pairs.c.case_id), func.sum(Case.entrusted_amount))
+            .join(Case, Case.id == pairs.c.case_id)
+            .group_by(pairs.c.key)
+        )
+    }
+    distinct_cases = select(pairs.c.case_id).distinct().subquery()
+    n, total = db.session.execute(
+        select(func.count(distinct_cases.c.case_id), func.sum(Case.entrusted_amount)).join(
+            Case, Case.id == distinct_cases.c.case_id
+        )
+    ).one()
+    return per_group, (n, money(total))
+
+
+def _group_table(scope: Scope, paid) -> Table:
+    group = scope.filter.group
+    if group in ("team", "collector"):
+        key = paid.c.team_id if group == "team" else paid.c.holder_id
+        recovered_query = select(key, func.count(paid.c.payment_id), func.sum(paid.c.amount))
+        entrusted, (total_cases, total_entrusted) = _entrusted_of_holders(scope, group)
+    else:
+        key = {
+            "client": Contract.client_id,
+            "contract": paid.c.contract_id,
+            "batch": paid.c.batch_id,
+        }[group]
+        recovered_query = select(key, func.count(paid.c.payment_id), func.sum(paid.c.amount)).join(
+            Contract, Contract.id == paid.c.contract_id
+        )
+        entrusted, (total_cases, total_entrusted) = _entrusted_of_cases(scope, group)
+    recovered = {
+        k: (n, money(total)) for k, n, total in db.session.execute(recovered_query.group_by(key))
+    }
+    count, total = db.session.execute(
+        select(func.count(paid.c.payment_id), func.sum(paid.c.amount))
+    ).one()
+    names = _names(group, set(entrusted) | set(recovered))
+    nobody = {
+        "client": _("(no client)"),
+        "contract": _("(no contract)"),
+        "batch": _("(no batch)"),
+        "team": _("(no team)"),
+        "collector": _("(not held)"),
+    }[group]
+    rows = []
+    for k in set(entrusted) | set(recovered):
+        cases, entrusted_amount = entrusted.get(k, (0, None if k is None else ZERO))
+        payments, recovered_amount = recovered.get(k, (0, ZERO))
+        rows.append(
+            {
+                "name": str(names.get(k, nobody)) if k is not None else nobody,
+                "entrusted": entrusted_amount,
+                "cases": cases,
+                "recovered": recovered_amount,
+                "payments": payments,
+                "rate": rate(recovered_amount, entrusted_amount),
+            }
+        )
+    rows.sort(key=lambda row: (row["name"] == nobody, row["name"]))
+    if group in ("team", "collector"):
+        note = _(
+            "Entrusted: the entrusted amount of the cases each held at any time in the period "
+            "(a case held by two counts for both; once in the total). Recovered: payments on "
+            "the day's end holder's cases (a payment on a case nobody held is not held, with "
+            "no entrusted amount). Rate: recovered ÷ entrusted."
+        )
+    else:
+        note = _(
+            "Entrusted: the entrusted amount of the cases of each %(group)s in the report's "
+            "scope, as they stand. Recovered: confirmed repayments paid in the period. "
+            "Rate: recovered ÷ entrusted.",
+            group=str(_labels_title(group)).lower(),
+        )
+    return Table(
+        key="recovery_by_group",
+        title=_("Recovery by %(group)s", group=str(_labels_title(group)).lower()),
+        columns=[
+            Column("name", str(_labels_title(group)), TEXT),
+            Column("entrusted", _("Entrusted"), MONEY),
+            Column("cases", _("Cases"), INT),
+            Column("recovered", _("Recovered"), MONEY),
+            Column("payments", _("Payments"), INT),
+            Column("rate", _("Recovery rate"), RATE),
+        ],
+        rows=rows,
+        totals={
+            "name": _("Total"),
+            "entrusted": total_entrusted,
+            "cases": total_cases,
+            "recovered": money(total),
+            "payments": count,
+            "rate": rate(money(total), total_entrusted),
+        },
+        chart=Chart("bar", "name", ("recovered",), _("Recovered")),
+        note=note,
+    )
+
+
+def _labels_title(group: str):
+    return GROUPS[group]
+
+
+@report("recovery", _l("Recovery"), uses_period=True, uses_group=True, order=10)
+def recovery(scope: Scope) -> ReportResult:
+    """Recovered money per period and per group, with the recovery rate."""
+    if scope.empty:
+        scope = _nothing(scope)
+    paid = attributed_payments(scope).subquery("paid")
+    return ReportResult(tables=[_period_table(scope, paid), _group_table(scope, paid)])
+
+
+def _nothing(scope: Scope) -> Scope:
+    """A scope that counts nothing, so an empty report still shows its periods and totals."""
+    return Scope(scope.user, scope.filter, [], [], [])
