@@ -1,4 +1,5 @@
-"""What only the collection module knows, for the reports: gate denials, complaints, promises.
+"""What only the collection module knows, for the reports: gate denials, complaints, promises,
+and each user's scorecard (contact rate, kept rate, first-contact compliance).
 
 Each section is aggregated in SQL for one contract and one period (agency-local days,
 ``start`` included, ``end`` excluded), over the rows the asking user may see: someone who
@@ -8,19 +9,19 @@ else (a collector) only their own.
 
 from __future__ import annotations
 
-from datetime import date, datetime, time
+from datetime import date, datetime, time, timedelta
 from decimal import Decimal
 
 from flask_babel import gettext as _
-from sqlalchemy import Integer, String, cast, func, select
+from sqlalchemy import Integer, String, cast, false, func, literal, or_, select
 from sqlalchemy import case as when
 
 from core.audit.models import AuditEntry
 from core.auth.models import User
-from core.cases.models import Case
+from core.cases.models import Activity, Case, CaseAssignment
 from core.clients.services import can_see_contract
 from core.extensions import db
-from core.report_sections import ReportSection
+from core.report_sections import Measure, ReportSection
 from core.types import agency_zone, utcnow
 from plugins.collection.complaints import CHANNELS
 from plugins.collection.models import (
@@ -32,6 +33,14 @@ from plugins.collection.models import (
     Complaint,
     Promise,
 )
+from plugins.collection.results import (
+    CLAIMS_PAID,
+    PROMISE,
+    RIGHT_PARTY,
+    SYSTEM_RESULTS,
+    results_with_outcomes,
+)
+from plugins.collection.work import first_contact_hours
 
 DENIED = "case.action_denied"
 
@@ -69,6 +78,7 @@ def sections(contract, start: date, end: date, user) -> list[ReportSection]:
         denials(contract, start, end, scope),
         complaints(contract, start, end, scope),
         promises(contract, start, end, scope),
+        scorecard(contract, start, end, scope),
     ]
 
 
@@ -246,3 +256,260 @@ def promises(contract, start: date, end: date, scope) -> ReportSection:
 
 def _money(value) -> Decimal:
     return Decimal(value or 0).quantize(Decimal("0.01"))
+
+
+# -- each user's scorecard ---------------------------------------------------------------------
+
+#: Outcomes of a record that reached the debtor: a right-party contact.
+RIGHT_PARTY_OUTCOMES = (PROMISE, RIGHT_PARTY, CLAIMS_PAID)
+SCORECARD_FIGURES = (
+    "attempts",
+    "right_party",
+    "promises_made",
+    "promises_kept",
+    "promises_broken",
+    "promises_judged",
+    "first_contacts_due",
+    "first_contacts_on_time",
+    "complaints",
+    "refusals",
+)
+
+
+def scorecard(contract, start: date, end: date, scope) -> ReportSection:
+    """One row per user: attempts and right-party contacts, promises made and judged, first
+    contacts due and made on time, complaints on the cases they held, gate refusals.
+
+    Each figure is one GROUP BY query per user; the rows merge those few aggregated rows.
+    """
+    begin, finish = _bounds(start, end)
+    figures: dict[int, dict] = {}
+
+    def add(query, *keys):
+        for user_id, *values in db.session.execute(query):
+            row = figures.setdefault(user_id, dict.fromkeys(SCORECARD_FIGURES, 0))
+            for key, value in zip(keys, values, strict=True):
+                row[key] += int(value or 0)
+
+    contract_cases = select(Case.id).where(Case.contract_id == contract.id)
+    add(_attempts(contract, contract_cases, begin, finish, scope), "attempts", "right_party")
+    add(_promises_made(contract_cases, begin, finish, scope), "promises_made")
+    add(
+        _promises_judged(contract_cases, begin, finish, scope),
+        "promises_kept",
+        "promises_broken",
+        "promises_judged",
+    )
+    first_contacts = _first_contacts(contract, contract_cases, begin, finish, scope)
+    if first_contacts is not None:
+        add(first_contacts, "first_contacts_due", "first_contacts_on_time")
+    add(_complaints_on_held_cases(contract, begin, finish, scope), "complaints")
+    add(_refusals(contract, begin, finish, scope), "refusals")
+
+    names = {}
+    if figures:
+        found = select(User.id, User.display_name).where(User.id.in_(list(figures)))
+        names = {user_id: name for user_id, name in db.session.execute(found)}
+    rows = [
+        {"user_id": user_id, "user": names.get(user_id) or str(user_id), **row}
+        for user_id, row in figures.items()
+        if any(row.values())
+    ]
+    rows.sort(key=lambda row: (row["user"], row["user_id"]))
+    return ReportSection(
+        key="collection.scorecard",
+        title=_("Collectors' scorecard"),
+        columns=[
+            ("user_id", _("User id")),
+            ("user", _("User")),
+            ("attempts", _("Attempts")),
+            ("right_party", _("Right-party contacts")),
+            ("promises_made", _("Promises made")),
+            ("promises_kept", _("Promises kept")),
+            ("promises_broken", _("Promises broken")),
+            ("promises_judged", _("Promises judged")),
+            ("first_contacts_due", _("First contacts due")),
+            ("first_contacts_on_time", _("First contacts on time")),
+            ("complaints", _("Complaints")),
+            ("refusals", _("Gate refusals")),
+        ],
+        rows=rows,
+        order=640,
+        note=_(
+            "Attempts are the user's contact records (SMS and letters aside); right-party "
+            "contacts those whose result reached the debtor (a promise, a talk, a claim to have "
+            "paid). Promises kept and broken were judged in the period. A first contact is due "
+            "when a case nobody has contacted reaches its first-contact deadline in the period "
+            "(until now) with the user holding it; on time when the case's first record is no "
+            "later. Complaints count those registered on cases the user held then."
+        ),
+        user_key="user_id",
+        measures=(
+            Measure("contact_rate", _("Contact rate"), "right_party", "attempts"),
+            Measure("kept_rate", _("Kept rate"), "promises_kept", "promises_judged"),
+            Measure(
+                "first_contact_compliance",
+                _("First-contact compliance"),
+                "first_contacts_on_time",
+                "first_contacts_due",
+            ),
+            Measure("complaints", _("Complaints"), "complaints", higher_is_better=False),
+            Measure("refusals", _("Gate refusals"), "refusals", higher_is_better=False),
+        ),
+    )
+
+
+def _in_scope(column, scope) -> list:
+    return [column.is_not(None)] if scope is None else [column.in_(scope)]
+
+
+def _attempts(contract, contract_cases, begin, finish, scope):
+    """Contact records (not the module's own SMS and letter entries) and those that reached
+    the debtor, by the result's outcome on this contract (imported wordings too)."""
+    reached = results_with_outcomes(contract, RIGHT_PARTY_OUTCOMES)
+    right_party = Activity.result.in_(sorted(reached)) if reached else false()
+    return (
+        select(Activity.user_id, func.count(Activity.id), _count(right_party))
+        .where(
+            Activity.case_id.in_(contract_cases),
+            Activity.kind == "contact",
+            Activity.at >= begin,
+            Activity.at < finish,
+            Activity.result.not_in(sorted(SYSTEM_RESULTS)),
+            *_in_scope(Activity.user_id, scope),
+        )
+        .group_by(Activity.user_id)
+    )
+
+
+def _promises_made(contract_cases, begin, finish, scope):
+    return (
+        select(Promise.user_id, func.count(Promise.id))
+        .where(
+            Promise.case_id.in_(contract_cases),
+            Promise.created_at >= begin,
+            Promise.created_at < finish,
+            *_in_scope(Promise.user_id, scope),
+        )
+        .group_by(Promise.user_id)
+    )
+
+
+def _promises_judged(contract_cases, begin, finish, scope):
+    """Promises judged kept or broken in the period (a replaced promise is never judged)."""
+    return (
+        select(
+            Promise.user_id,
+            _count(Promise.status == PROMISE_KEPT),
+            _count(Promise.status == PROMISE_BROKEN),
+            func.count(Promise.id),
+        )
+        .where(
+            Promise.case_id.in_(contract_cases),
+            Promise.status.in_((PROMISE_KEPT, PROMISE_BROKEN)),
+            Promise.evaluated_at >= begin,
+            Promise.evaluated_at < finish,
+            *_in_scope(Promise.user_id, scope),
+        )
+        .group_by(Promise.user_id)
+    )
+
+
+def _plus_hours(column, hours: int):
+    """``column`` + ``hours`` as a value comparable with :func:`_instant` of another column."""
+    if db.engine.dialect.name == "postgresql":
+        return column + literal(timedelta(hours=hours))
+    return func.datetime(column, f"+{hours} hours")
+
+
+def _instant(column):
+    """A datetime column as :func:`_plus_hours` compares (SQLite: its text normalised)."""
+    return column if db.engine.dialect.name == "postgresql" else func.datetime(column)
+
+
+def _first_contacts(contract, contract_cases, begin, finish, scope):
+    """Per holder: first-contact deadlines (首催时限) that fell in the period, up to now, and
+    how many of them the case's first contact met.
+
+    As the module keeps it (work.py), an assignment of a case nobody had contacted yet starts
+    a deadline of the contract's ``first_contact_hours``; a holder who gave the case up before
+    both the deadline and any contact is not judged on it (the next holder's deadline counts).
+    """
+    hours = first_contact_hours(contract)
+    cutoff = min(finish, utcnow())
+    if cutoff <= begin:
+        return None
+    first_contact = (
+        select(func.min(Activity.at))
+        .where(Activity.case_id == CaseAssignment.case_id, Activity.kind == "contact")
+        .correlate(CaseAssignment)
+        .scalar_subquery()
+    )
+    span = timedelta(hours=hours)
+    held = (
+        select(
+            CaseAssignment.user_id.label("user_id"),
+            CaseAssignment.assigned_at.label("assigned_at"),
+            CaseAssignment.ended_at.label("ended_at"),
+            first_contact.label("first_contact"),
+        )
+        .where(
+            CaseAssignment.case_id.in_(contract_cases),
+            CaseAssignment.assigned_at >= begin - span,
+            CaseAssignment.assigned_at < cutoff - span,
+            *_in_scope(CaseAssignment.user_id, scope),
+        )
+        .subquery()
+    )
+    deadline = _plus_hours(held.c.assigned_at, hours)
+    contacted_by_deadline = held.c.first_contact.is_not(None) & (
+        _instant(held.c.first_contact) <= deadline
+    )
+    due = or_(held.c.first_contact.is_(None), held.c.first_contact >= held.c.assigned_at) & or_(
+        held.c.ended_at.is_(None),
+        _instant(held.c.ended_at) >= deadline,
+        held.c.first_contact <= held.c.ended_at,
+    )
+    return select(held.c.user_id, _count(due), _count(due & contacted_by_deadline)).group_by(
+        held.c.user_id
+    )
+
+
+def _complaints_on_held_cases(contract, begin, finish, scope):
+    """Complaints registered in the period, each counted for whoever held the case then."""
+    return (
+        select(CaseAssignment.user_id, func.count(Complaint.id))
+        .join(
+            CaseAssignment,
+            (CaseAssignment.case_id == Complaint.case_id)
+            & (CaseAssignment.assigned_at <= Complaint.registered_at)
+            & or_(
+                CaseAssignment.ended_at.is_(None),
+                CaseAssignment.ended_at > Complaint.registered_at,
+            ),
+        )
+        .where(
+            Complaint.contract_id == contract.id,
+            Complaint.registered_at >= begin,
+            Complaint.registered_at < finish,
+            *_in_scope(CaseAssignment.user_id, scope),
+        )
+        .group_by(CaseAssignment.user_id)
+    )
+
+
+def _refusals(contract, begin, finish, scope):
+    """The compliance gate's refusals of the user's actions on the contract's cases."""
+    contract_cases = select(cast(Case.id, String)).where(Case.contract_id == contract.id)
+    return (
+        select(AuditEntry.user_id, func.count(AuditEntry.id))
+        .where(
+            AuditEntry.action == DENIED,
+            AuditEntry.object_type == "cases",
+            AuditEntry.object_id.in_(contract_cases),
+            AuditEntry.at >= begin,
+            AuditEntry.at < finish,
+            *_in_scope(AuditEntry.user_id, scope),
+        )
+        .group_by(AuditEntry.user_id)
+    )
