@@ -371,29 +371,44 @@ def bucket_sql(days: str) -> str:
     return f"CASE {whens} ELSE 'M6+' END"
 
 
-def snapshot_statements() -> list[tuple[str, dict]]:
+def snapshot_statements(table) -> list[tuple[str, dict]]:
     """January's snapshot from the cases (days overdue a month and a bit earlier), then
     February's from January's: most cases roll one bucket on, one in ten stays, one in ten
-    is cured to M1 — and February's previous bucket is January's bucket."""
-    columns = "month, case_id, contract_id, batch_id, holder_id, bucket, status, balance, " \
-        "previous_bucket, taken_at"  # fmt: skip
-    january = (
-        f"INSERT INTO reports_bucket_snapshots ({columns}) "
-        f"SELECT :month, id, contract_id, batch_id, holder_id, "
-        f"{bucket_sql('(days_overdue - 59)')}, status, balance, '', :taken FROM cases"
-    )
-    february = (
-        f"INSERT INTO reports_bucket_snapshots ({columns}) "
-        f"SELECT :month, s.case_id, s.contract_id, s.batch_id, c.holder_id, "
-        f"CASE (s.case_id * 7919) % 10 WHEN 0 THEN s.bucket WHEN 1 THEN 'M1' "
-        f"ELSE {bucket_sql('(c.days_overdue - 28)')} END, c.status, c.balance, s.bucket, :taken "
-        f"FROM reports_bucket_snapshots s JOIN cases c ON c.id = s.case_id "
-        f"WHERE s.month = :previous"
-    )
+    is cured to M1 — and February's previous bucket (and status) is January's.
+
+    ``table`` is the snapshot table as the models have it now: its team and previous status
+    columns are filled when it has them.
+    """
+    columns = ["month", "case_id", "contract_id", "batch_id", "holder_id"]
+    january = [":month", "id", "contract_id", "batch_id", "holder_id"]
+    february = [":month", "s.case_id", "s.contract_id", "s.batch_id", "c.holder_id"]
+    if "team_id" in table.c:
+        columns.append("team_id")
+        january.append("team_id")
+        february.append("c.team_id")
+    columns += ["bucket", "status", "balance", "previous_bucket", "taken_at"]
+    january += [bucket_sql("(days_overdue - 59)"), "status", "balance", "''", ":taken"]
+    rolled = bucket_sql("(c.days_overdue - 28)")
+    february += [
+        f"CASE (s.case_id * 7919) % 10 WHEN 0 THEN s.bucket WHEN 1 THEN 'M1' ELSE {rolled} END",
+        "c.status",
+        "c.balance",
+        "s.bucket",
+        ":taken",
+    ]
+    if "previous_status" in table.c:
+        columns.append("previous_status")
+        january.append("''")
+        february.append("s.status")
+    into = f"INSERT INTO {table.name} ({', '.join(columns)}) "
     return [
-        (january, {"month": MONTHS[0], "taken": datetime(2026, 1, 31, 16, 5, tzinfo=UTC)}),
         (
-            february,
+            into + f"SELECT {', '.join(january)} FROM cases",
+            {"month": MONTHS[0], "taken": datetime(2026, 1, 31, 16, 5, tzinfo=UTC)},
+        ),
+        (
+            into + f"SELECT {', '.join(february)} FROM {table.name} s "
+            "JOIN cases c ON c.id = s.case_id WHERE s.month = :previous",
             {
                 "month": MONTHS[1],
                 "previous": MONTHS[0],
@@ -449,7 +464,7 @@ def generate(cases: int, activities: int, dialect: str) -> dict:
     start = time.perf_counter()
     with engine.begin() as conn:
         conn.execute(text(BALANCE_UPDATE))
-        for statement, params in snapshot_statements():
+        for statement, params in snapshot_statements(db.metadata.tables[REPORT_TABLES[-1]]):
             conn.execute(text(statement).bindparams(**params), params)
     steps["balances and snapshots"] = time.perf_counter() - start
     start = time.perf_counter()
