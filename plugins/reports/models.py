@@ -55,9 +55,14 @@ class BucketSnapshot(db.Model):
     contract_id: Mapped[int] = mapped_column(ForeignKey("contracts.id", ondelete="CASCADE"))
     batch_id: Mapped[int | None] = mapped_column(ForeignKey("batches.id", ondelete="CASCADE"))
     holder_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    #: The team whose pool held the case (a team leader's figures count it).
+    team_id: Mapped[int | None] = mapped_column(ForeignKey("teams.id", ondelete="SET NULL"))
     bucket: Mapped[str] = mapped_column(String(8), default="")
     status: Mapped[str] = mapped_column(String(16), default="")
     balance: Mapped[Decimal] = mapped_column(Money, default=Decimal(0))
     #: The bucket in the previous month's snapshot; "" when the case was not in it.
     previous_bucket: Mapped[str] = mapped_column(String(8), default="")
+    #: The status in the previous month's snapshot; "" when the case was not in it (a case
+    #: already settled, closed or returned then is no movement of this month).
+    previous_status: Mapped[str] = mapped_column(String(16), default="")
     taken_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

@@ -1,1 +1,338 @@
-"""portfolio report."""
+"""Portfolio (案件结构): the cases in scope now, by status, by bucket (账龄) and by collection area.
+
+Stock figures: what the case file holds at the moment the report is opened, so the period of
+the filter does not apply. Each table is one ``GROUP BY`` over ``cases``; its totals row is one
+more aggregate over the same conditions, so it equals the sum of the rows to the cent.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+from decimal import Decimal
+
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
+from sqlalchemy import Integer, cast, func, select
+
+from core.cases.filters import BUCKETS
+from core.cases.models import STATUSES, Case
+from core.cases.services import status_title
+from core.extensions import db
+from plugins.reports.framework import (
+    INT,
+    MONEY,
+    RATE,
+    TEXT,
+    Chart,
+    Column,
+    ReportResult,
+    Scope,
+    Table,
+    period_labels,
+    rate,
+    report,
+)
+from plugins.reports.snapshots import ENDED, months_taken, roll_counts, roll_totals
+
+CENT = Decimal("0.01")
+#: Cases, entrusted amount and balance of a group without cases.
+ZERO = (0, Decimal("0.00"), Decimal("0.00"))
+#: The label of a case without a bucket or without an area.
+NONE_LABEL = "—"
+#: At most this many areas get a row of their own; the rest are summed into one row.
+MAX_AREAS = 50
+
+
+def money_sum(column):
+    """``SUM(column)`` of a money column, exact to the cent on both databases.
+
+    PostgreSQL sums ``numeric`` exactly. SQLite keeps money as a binary float, so it sums
+    whole cents (integers, exact) instead; :func:`money_value` turns either back into yuan.
+    """
+    if db.engine.dialect.name == "sqlite":
+        return func.coalesce(func.sum(cast(func.round(column * 100), Integer)), 0)
+    return func.coalesce(func.sum(column), 0)
+
+
+def money_value(value) -> Decimal:
+    """The :class:`~decimal.Decimal` amount of what :func:`money_sum` returned."""
+    if value is None:
+        return Decimal("0.00")
+    if db.engine.dialect.name == "sqlite":
+        return (Decimal(int(value)) / 100).quantize(CENT)
+    return Decimal(value).quantize(CENT)
+
+
+def _figures():
+    """The aggregates every table shows: cases, entrusted amount, balance."""
+    return (
+        func.count().label("cases"),
+        money_sum(Case.entrusted_amount).label("entrusted"),
+        money_sum(Case.balance).label("balance"),
+    )
+
+
+def _columns(first: Column) -> list[Column]:
+    return [
+        first,
+        Column("cases", _("Cases"), INT),
+        Column("entrusted", _("Entrusted amount"), MONEY),
+        Column("balance", _("Balance"), MONEY),
+        Column("share", _("Share of balance"), RATE),
+    ]
+
+
+def _row(label_key: str, label: str, cases, entrusted, balance, total_balance) -> dict:
+    return {
+        label_key: label,
+        "cases": cases,
+        "entrusted": entrusted,
+        "balance": balance,
+        "share": rate(balance, total_balance),
+    }
+
+
+def _grouped(scope: Scope, column) -> dict[str, tuple]:
+    """``value of column → (cases, entrusted, balance)`` for the cases in scope."""
+    query = select(column, *_figures()).where(*scope.case_conditions()).group_by(column)
+    return {
+        value or "": (int(cases), money_value(entrusted), money_value(balance))
+        for value, cases, entrusted, balance in db.session.execute(query)
+    }
+
+
+def _totals(scope: Scope) -> tuple:
+    cases, entrusted, balance = db.session.execute(
+        select(*_figures()).where(*scope.case_conditions())
+    ).one()
+    return int(cases), money_value(entrusted), money_value(balance)
+
+
+@report(
+    "portfolio",
+    _l("Portfolio"),
+    order=20,
+    description=_l("The cases held now by status, bucket and collection area, with balances."),
+)
+def portfolio(scope: Scope) -> ReportResult:
+    """The portfolio report: three stock tables of the cases in ``scope``."""
+    notes = [
+        _(
+            "These are the cases as they stand now: the period chosen does not apply "
+            "(roll rates show how buckets moved month by month)."
+        )
+    ]
+    if scope.empty:
+        by_status, by_bucket, by_area, totals = {}, {}, {}, ZERO
+    else:
+        by_status = _grouped(scope, Case.status)
+        by_bucket = _grouped(scope, Case.bucket)
+        by_area = _grouped(scope, Case.area)
+        totals = _totals(scope)
+    total_balance = totals[2]
+
+    def totals_row(label_key: str) -> dict:
+        return _row(label_key, _("Total"), *totals, total_balance)
+
+    status_rows = [
+        _row("status", status_title(status), *by_status[status], total_balance)
+        for status in (*STATUSES, *sorted(set(by_status) - set(STATUSES)))
+        if status in by_status
+    ]
+    bucket_rows = [
+        _row("bucket", bucket, *by_bucket.get(bucket, ZERO), total_balance) for bucket in BUCKETS
+    ]
+    # A bucket outside M1…M6+ (an import that kept the bank's own label) is shown as it is.
+    bucket_rows += [
+        _row("bucket", bucket, *by_bucket[bucket], total_balance)
+        for bucket in sorted(set(by_bucket) - set(BUCKETS) - {""})
+    ]
+    bucket_rows.append(_row("bucket", NONE_LABEL, *by_bucket.get("", ZERO), total_balance))
+
+    area_rows, area_note = _area_rows(by_area, total_balance)
+
+    tables = [
+        Table(
+            "by_status",
+            _("By status"),
+            _columns(Column("status", _("Status"), TEXT)),
+            status_rows,
+            totals_row("status"),
+            Chart("pie", "status", ("balance",), _("Balance by status")),
+        ),
+        Table(
+            "by_bucket",
+            _("By bucket"),
+            _columns(Column("bucket", _("Bucket"), TEXT)),
+            bucket_rows,
+            totals_row("bucket"),
+            Chart("bar", "bucket", ("balance",), _("Balance by bucket")),
+            note=_("— : cases without a bucket (no days overdue given)."),
+        ),
+        Table(
+            "by_area",
+            _("By collection area"),
+            _columns(Column("area", _("Collection area"), TEXT)),
+            area_rows,
+            totals_row("area"),
+            Chart("bar", "area", ("balance",), _("Balance by collection area")),
+            note=area_note,
+        ),
+    ]
+    return ReportResult(tables=tables, notes=notes)
+
+
+def _area_rows(by_area: dict, total_balance) -> tuple[list[dict], str]:
+    """Areas by balance, largest first; beyond :data:`MAX_AREAS` the rest share one row."""
+    ordered = sorted(by_area.items(), key=lambda item: (-item[1][2], item[0]))
+    rows = [
+        _row("area", area or NONE_LABEL, *figures, total_balance)
+        for area, figures in ordered[:MAX_AREAS]
+    ]
+    rest = ordered[MAX_AREAS:]
+    if not rest:
+        return rows, _("— : cases without a collection area.")
+    # Summing the few aggregated rows left over is exact: they are Decimal sums of cents.
+    cases = sum(figures[0] for _area, figures in rest)
+    entrusted = sum((figures[1] for _area, figures in rest), Decimal("0.00"))
+    balance = sum((figures[2] for _area, figures in rest), Decimal("0.00"))
+    rows.append(_row("area", _("Other areas"), cases, entrusted, balance, total_balance))
+    return rows, _(
+        "The %(count)d areas with the largest balances have a row each; %(rest)d more are "
+        "summed under Other areas.",
+        count=MAX_AREAS,
+        rest=len(rest),
+    )
+
+
+# -- roll rates (迁徙率) -------------------------------------------------------------------------
+
+
+@report(
+    "roll_rates",
+    _l("Roll rates"),
+    order=25,
+    uses_period=True,
+    description=_l(
+        "How the cases of each bucket moved from one month's end to the next (stair-step)."
+    ),
+)
+def roll_rates(scope: Scope) -> ReportResult:
+    """The roll-rate report: per month of the period, the matrix of the month's snapshot rows
+    (previous bucket × where the case stands at the month's end), and the roll rates by month.
+    """
+    report_filter = scope.filter
+    months = [
+        date.fromisoformat(label + "-01")
+        for label in period_labels(report_filter.start, report_filter.end, "month")
+    ]
+    taken = months_taken(months)
+    notes = []
+    missing = [m for m in months if m not in taken]
+    if missing:
+        notes.append(
+            _(
+                "No snapshot was taken for %(months)s. Snapshots are taken by the command "
+                "“maple reports snapshot”, run from cron at the start of each month "
+                "(5 0 1 * *) for the month just ended.",
+                months=", ".join(m.strftime("%Y-%m") for m in missing),
+            )
+        )
+    if not taken:
+        return ReportResult(notes=notes)
+    counts = roll_counts(scope, taken)
+    totals = roll_totals(scope, taken)
+    tables = [_rates_by_month(taken, counts)]
+    tables += [_matrix(month, counts, totals) for month in taken]
+    return ReportResult(tables=tables, notes=notes)
+
+
+def _targets() -> list[tuple[str, str]]:
+    """Where a case can stand at a month's end, with the column's title: a bucket, none, or
+    ended."""
+    statuses = [(status, status_title(status)) for status in ENDED]
+    return [(bucket, bucket) for bucket in BUCKETS] + [("", NONE_LABEL)] + statuses
+
+
+def _target_key(target: str) -> str:
+    return "to_" + (target.replace("+", "_plus") if target else "none")
+
+
+def _worse(origin: str, target: str) -> bool:
+    return origin in BUCKETS and target in BUCKETS and BUCKETS.index(target) > BUCKETS.index(origin)
+
+
+def _matrix(month: date, counts: dict, totals: dict) -> Table:
+    """One month's stair-step: rows by previous bucket, columns by where the cases are now."""
+    targets = _targets()
+    columns = [
+        Column("previous", _("Previous bucket"), TEXT),
+        Column("cases", _("Cases"), INT),
+        *(Column(_target_key(t), title, INT) for t, title in targets),
+        Column("roll_rate", _("Roll rate"), RATE),
+    ]
+    rows = []
+    for origin in ("", *BUCKETS):
+        cells = {_target_key(t): counts.get((month, origin, t), 0) for t, _title in targets}
+        cases = sum(cells.values())
+        worse = sum(counts.get((month, origin, t), 0) for t in BUCKETS if _worse(origin, t))
+        has_worse = origin in BUCKETS and origin != BUCKETS[-1]
+        rows.append(
+            {
+                "previous": origin or _("New or none"),
+                "cases": cases,
+                **cells,
+                "roll_rate": rate(worse, cases) if has_worse else None,
+            }
+        )
+    total_cells = {_target_key(t): totals.get((month, t), 0) for t, _title in targets}
+    totals_row = {
+        "previous": _("Total"),
+        "cases": sum(total_cells.values()),
+        **total_cells,
+        "roll_rate": None,
+    }
+    return Table(
+        "matrix_" + month.strftime("%Y_%m"),
+        _("Movements in %(month)s", month=month.strftime("%Y-%m")),
+        columns,
+        rows,
+        totals_row,
+        note=_(
+            "Rows: the bucket at the previous month's end (New or none: not in that "
+            "snapshot, or without a bucket). Columns: the bucket at this month's end, or the "
+            "status of a case that ended. Roll rate: the share of the row's cases that moved "
+            "to a worse bucket. Cases that had ended before the month are left out."
+        ),
+    )
+
+
+def _rates_by_month(months: list[date], counts: dict) -> Table:
+    """Roll rates of each bucket, one row per month: the trend the line chart draws."""
+    origins = BUCKETS[:-1]  # from M6+ there is no worse bucket
+    columns = [Column("month", _("Month"), TEXT)] + [
+        Column(_target_key(o), _("From %(bucket)s", bucket=o), RATE) for o in origins
+    ]
+    rows = []
+    for month in months:
+        row = {"month": month.strftime("%Y-%m")}
+        for origin in origins:
+            cases = sum(n for (m, o, _t), n in counts.items() if m == month and o == origin)
+            worse = sum(
+                n for (m, o, t), n in counts.items() if m == month and o == origin and _worse(o, t)
+            )
+            row[_target_key(origin)] = rate(worse, cases)
+        rows.append(row)
+    return Table(
+        "roll_rates",
+        _("Roll rates by month"),
+        columns,
+        rows,
+        chart=Chart(
+            "line", "month", tuple(_target_key(o) for o in origins), _("Roll rates by month")
+        ),
+        note=_(
+            "The share of the cases in each bucket at the previous month's end that were in "
+            "a worse bucket at this month's end."
+        ),
+    )
