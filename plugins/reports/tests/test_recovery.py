@@ -1,0 +1,263 @@
+"""The recovery report (回款) on the seed case file: every figure is compared to the cent
+with one computed here from the raw payments and holders' history."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from datetime import date, datetime, time, timedelta
+from decimal import Decimal
+
+import pytest
+from sqlalchemy import select
+
+from core.cases.models import CONFIRMED, Case, CaseAssignment, Payment
+from plugins.reports.framework import ReportFilter, Scope
+from plugins.reports.recovery import recovery
+from plugins.reports.tests.seed import SHANGHAI, Seed, make_seed
+
+MARCH = {"start": "2026-03-01", "end": "2026-03-31"}
+
+
+@pytest.fixture
+def seed(db, contract, make_user) -> Seed:
+    return make_seed(db, contract, make_user)
+
+
+def build(user, **args):
+    report_filter = ReportFilter.from_args({**MARCH, **args})
+    assert not report_filter.errors
+    by_period, by_group = recovery(Scope.of(user, report_filter)).tables
+    return by_period, by_group
+
+
+# -- the figures, independently ------------------------------------------------------------
+
+
+def holder_at_end_of(db, case_id: int, day: date):
+    """(user_id, team_id) of the assignment holding the case when the next local day began."""
+    instant = datetime.combine(day + timedelta(days=1), time(0), tzinfo=SHANGHAI)
+    for row in db.session.scalars(select(CaseAssignment).filter_by(case_id=case_id)):
+        if row.assigned_at < instant and (row.ended_at is None or row.ended_at >= instant):
+            team = row.team_id if row.team_id is not None else (row.user and row.user.team_id)
+            return row.user_id, team
+    return None, None
+
+
+def counted(db, contracts, start=date(2026, 3, 1), end=date(2026, 3, 31)):
+    """The confirmed payments of ``contracts`` paid from ``start`` to ``end``, each with its
+    case and (holder, team) at the end of the payment day."""
+    ids = {c.id for c in contracts}
+    out = []
+    for payment in db.session.scalars(select(Payment).order_by(Payment.id)):
+        case = db.session.get(Case, payment.case_id)
+        in_period = start <= payment.paid_on <= end
+        if payment.status == CONFIRMED and in_period and case.contract_id in ids:
+            out.append((payment, case, holder_at_end_of(db, case.id, payment.paid_on)))
+    return out
+
+
+def reported(seed):
+    return [seed.contract_a1, seed.contract_a2, seed.contract_b]
+
+
+def total(lines) -> Decimal:
+    return sum((payment.amount for payment, _case, _who in lines), Decimal("0.00"))
+
+
+# -- totals and periods ----------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("group", ["client", "contract", "batch", "team", "collector"])
+def test_totals_match_the_sum_of_payments_to_the_cent(db, seed, group):
+    lines = counted(db, reported(seed))
+    by_period, by_group = build(seed.manager, group=group, period="day")
+    expected = total(lines)
+    assert expected == Decimal("2781.15")
+    assert by_period.totals["recovered"] == expected
+    assert by_group.totals["recovered"] == expected
+    assert sum(row["recovered"] for row in by_period.rows) == expected
+    assert sum(row["recovered"] for row in by_group.rows) == expected
+    assert by_period.totals["payments"] == by_group.totals["payments"] == len(lines)
+    assert sum(row["payments"] for row in by_group.rows) == len(lines)
+    assert by_period.totals["cases"] == len({case.id for _p, case, _w in lines})
+
+
+def test_pending_and_rejected_claims_and_other_months_do_not_count(db, seed):
+    by_period, _ = build(seed.manager, period="month")
+    left_out = [p for p in seed.payments if p.status != CONFIRMED or p.paid_on.month != 3]
+    assert {p.amount for p in left_out} >= {Decimal("999.00"), Decimal("888.00")}
+    assert by_period.rows == [
+        {"period": "2026-03", "payments": 16, "cases": 10, "recovered": Decimal("2781.15")}
+    ]
+
+
+def test_a_contract_without_the_reports_module_is_not_counted(db, seed):
+    _, by_group = build(seed.manager, group="contract")
+    assert seed.contract_off.number not in {row["name"] for row in by_group.rows}
+    everything = total(counted(db, [*reported(seed), seed.contract_off]))
+    assert by_group.totals["recovered"] == everything - Decimal("5000.00")
+
+
+def test_months_end_on_their_last_day(db, seed):
+    by_period, _ = build(seed.manager, start="2026-02-01", end="2026-04-30", period="month")
+    per_month = defaultdict(Decimal)
+    for payment, _case, _who in counted(db, reported(seed), date(2026, 2, 1), date(2026, 4, 30)):
+        per_month[payment.paid_on.strftime("%Y-%m")] += payment.amount
+    assert [(row["period"], row["recovered"]) for row in by_period.rows] == [
+        ("2026-02", Decimal("30.00")),
+        ("2026-03", Decimal("2781.15")),
+        ("2026-04", Decimal("50.00")),
+    ]
+    assert {row["period"]: row["recovered"] for row in by_period.rows} == per_month
+
+
+def test_weeks_start_on_monday(db, seed):
+    by_period, _ = build(seed.manager, period="week")
+    weeks = {row["period"]: row for row in by_period.rows}
+    # Sunday 1 March belongs to the week of Monday 23 February; Monday 2 March starts a week.
+    assert list(weeks) == [
+        "2026-02-23", "2026-03-02", "2026-03-09", "2026-03-16", "2026-03-23", "2026-03-30"
+    ]  # fmt: skip
+    expected = defaultdict(Decimal)
+    for payment, _case, _who in counted(db, reported(seed)):
+        monday = payment.paid_on - timedelta(days=payment.paid_on.weekday())
+        expected[monday.isoformat()] += payment.amount
+    assert {k: row["recovered"] for k, row in weeks.items() if row["payments"]} == expected
+    assert weeks["2026-02-23"]["recovered"] == Decimal("100.50")
+    assert weeks["2026-03-30"]["recovered"] == Decimal("0.01")
+
+
+def test_days_show_every_day_of_the_period(db, seed):
+    by_period, _ = build(seed.manager, period="day")
+    assert len(by_period.rows) == 31
+    days = {row["period"]: row["recovered"] for row in by_period.rows}
+    assert days["2026-03-31"] == Decimal("0.01")
+    assert days["2026-03-04"] == Decimal("0.00")
+
+
+# -- who gets the payment --------------------------------------------------------------------
+
+
+def test_a_payment_belongs_to_who_held_the_case_at_the_end_of_the_day(db, seed):
+    _, by_group = build(seed.manager, group="collector")
+    rows = {row["name"]: row for row in by_group.rows}
+    expected = defaultdict(Decimal)
+    for payment, _case, (holder, _team) in counted(db, reported(seed)):
+        expected[holder] += payment.amount
+    assert rows["李催收"]["recovered"] == expected[seed.li.id]
+    assert rows["王催收"]["recovered"] == expected[seed.wang.id]
+    assert rows["赵催收"]["recovered"] == expected[seed.zhao.id]
+    assert rows["(not held)"]["recovered"] == expected[None] == Decimal("133.32")
+    # The case changed hands on 15 March at 10:00: the 14th is li's, the 15th wang's.
+    moved = seed.cases["a1_moved"]
+    assert holder_at_end_of(db, moved.id, date(2026, 3, 14))[0] == seed.li.id
+    assert holder_at_end_of(db, moved.id, date(2026, 3, 15))[0] == seed.wang.id
+    assert rows["李催收"]["recovered"] == Decimal("100.50") + Decimal("200.00") + Decimal(
+        "0.01"
+    ) + Decimal("300.00")
+
+
+def test_teams_get_their_members_payments(db, seed):
+    _, by_group = build(seed.manager, group="team")
+    rows = {row["name"]: row["recovered"] for row in by_group.rows}
+    expected = defaultdict(Decimal)
+    for payment, _case, (_holder, team) in counted(db, reported(seed)):
+        expected[team] += payment.amount
+    assert rows == {
+        seed.east.name: expected[seed.east.id],
+        seed.west.name: expected[seed.west.id],
+        "(no team)": expected[None],
+    }
+
+
+def test_entrusted_of_collectors_is_what_they_held_in_the_period(db, seed):
+    _, by_group = build(seed.manager, group="collector")
+    rows = {row["name"]: row for row in by_group.rows}
+    held_by_li = ["a1_li", "a1_moved", "a1_pooled"]  # off1 is on a contract without reports
+    li_entrusted = sum(seed.cases[name].entrusted_amount for name in held_by_li)
+    assert rows["李催收"]["entrusted"] == li_entrusted
+    assert rows["李催收"]["cases"] == 3
+    assert rows["李催收"]["rate"] == (rows["李催收"]["recovered"] / li_entrusted).quantize(
+        Decimal("0.0001")
+    )
+    assert rows["(not held)"]["entrusted"] is None and rows["(not held)"]["rate"] is None
+    # a1_moved was held by both: counted for each, once in the total.
+    assert rows["王催收"]["entrusted"] == (
+        seed.cases["a1_moved"].entrusted_amount + seed.cases["b2"].entrusted_amount
+    )
+    every_held = {c.id: c.entrusted_amount for n, c in seed.cases.items() if n not in (
+        "a1_never", "off1")}  # fmt: skip
+    assert by_group.totals["entrusted"] == sum(every_held.values())
+
+
+def test_entrusted_of_contracts_is_their_cases(db, seed):
+    _, by_group = build(seed.manager, group="contract")
+    rows = {row["name"]: row for row in by_group.rows}
+    for contract in reported(seed):
+        cases = db.session.scalars(select(Case).filter_by(contract_id=contract.id)).all()
+        entrusted = sum(case.entrusted_amount for case in cases)
+        assert rows[contract.number]["entrusted"] == entrusted
+        assert rows[contract.number]["cases"] == len(cases)
+    assert by_group.totals["entrusted"] == sum(row["entrusted"] for row in by_group.rows)
+    assert by_group.totals["rate"] == (
+        by_group.totals["recovered"] / by_group.totals["entrusted"]
+    ).quantize(Decimal("0.0001"))
+
+
+def test_batch_filter_keeps_its_cases(db, seed):
+    by_period, by_group = build(seed.manager, group="batch", batch=str(seed.batch_a1_second.id))
+    assert [row["name"] for row in by_group.rows] == [seed.batch_a1_second.batch_no]
+    assert by_period.totals["recovered"] == Decimal("77.77") + Decimal("55.55")
+
+
+# -- who sees what -----------------------------------------------------------------------------
+
+
+def test_a_collector_sees_only_their_own_payments(db, seed):
+    for collector in (seed.li, seed.wang, seed.zhao):
+        by_period, by_group = build(collector, group="collector")
+        own = [line for line in counted(db, reported(seed)) if line[2][0] == collector.id]
+        assert by_period.totals["recovered"] == total(own)
+        assert by_period.totals["payments"] == len(own)
+        assert [row["name"] for row in by_group.rows] == [collector.display_name]
+
+
+def test_a_team_leader_sees_their_team(db, seed):
+    by_period, by_group = build(seed.leader_east, group="collector")
+    east = [line for line in counted(db, reported(seed)) if line[2][1] == seed.east.id]
+    assert by_period.totals["recovered"] == total(east)
+    assert {row["name"] for row in by_group.rows} == {"李催收", "王催收"}
+    by_period, _ = build(seed.leader_west)
+    west = [line for line in counted(db, reported(seed)) if line[2][1] == seed.west.id]
+    assert by_period.totals["recovered"] == total(west)
+
+
+def test_a_manager_filters_a_team_or_a_collector(db, seed):
+    by_period, _ = build(seed.manager, team=str(seed.west.id))
+    west = [line for line in counted(db, reported(seed)) if line[2][1] == seed.west.id]
+    assert by_period.totals["recovered"] == total(west)
+    by_period, _ = build(seed.manager, collector=str(seed.wang.id))
+    wang = [line for line in counted(db, reported(seed)) if line[2][0] == seed.wang.id]
+    assert by_period.totals["recovered"] == total(wang)
+
+
+def test_a_client_viewer_sees_only_its_client(db, seed):
+    by_period, by_group = build(seed.viewer_a, group="contract")
+    assert by_period.totals["recovered"] == total(counted(db, [seed.contract_a1, seed.contract_a2]))
+    assert {row["name"] for row in by_group.rows} == {
+        seed.contract_a1.number,
+        seed.contract_a2.number,
+    }
+    by_period, by_group = build(seed.viewer_b, group="client")
+    assert by_period.totals["recovered"] == total(counted(db, [seed.contract_b]))
+    assert [row["name"] for row in by_group.rows] == [seed.client_b.name]
+    # Asking for the other client's contract gives nothing, not its figures.
+    by_period, by_group = build(seed.viewer_b, contract=str(seed.contract_a1.id))
+    assert by_period.totals["recovered"] == Decimal("0.00") and by_group.rows == []
+
+
+def test_a_user_with_no_contract_gets_empty_tables(db, seed, make_user):
+    nobody = make_user("collector", username="no_contracts")
+    by_period, by_group = build(nobody, period="week")
+    assert by_period.totals["recovered"] == Decimal("0.00")
+    assert len(by_period.rows) == 6 and by_group.rows == []
