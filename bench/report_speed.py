@@ -66,7 +66,15 @@ CHANNEL_MIX = [("phone", 85), ("sms", 10), ("visit", 3), ("other", 2)]
 CONFIRMED_PER_CASE = 0.4
 PENDING_SHARE, REJECTED_SHARE = 0.04, 0.025
 REASSIGNED = 0.3
-REPORT_TABLES = ("cases", "case_assignments", "activities", "payments", "reports_bucket_snapshots")
+REPORT_TABLES = (
+    "cases",
+    "case_assignments",
+    "activities",
+    "payments",
+    "collection_promises",
+    "collection_complaints",
+    "reports_bucket_snapshots",
+)
 
 ASSIGNMENT_COLUMNS = [
     "id", "case_id", "user_id", "team_id", "assigned_at", "assigned_by_id", "ended_at", "reason",
@@ -74,6 +82,14 @@ ASSIGNMENT_COLUMNS = [
 ACTIVITY_COLUMNS = [
     "id", "case_id", "kind", "at", "channel", "contact_type", "contact_name", "target",
     "result", "note", "promise_amount", "promise_date", "user_id", "source", "data", "created_at",
+]  # fmt: skip
+PROMISE_COLUMNS = [
+    "id", "case_id", "activity_id", "user_id", "amount", "due_on", "status", "paid_amount",
+    "evaluated_at", "created_at",
+]  # fmt: skip
+COMPLAINT_COLUMNS = [
+    "id", "case_id", "contract_id", "channel", "content", "registered_by_id", "registered_at",
+    "due_at", "status", "handler_id", "resolution", "resolved_at",
 ]  # fmt: skip
 PAYMENT_COLUMNS = [
     "id", "case_id", "kind", "amount", "paid_on", "status", "status_reason", "payer", "channel",
@@ -176,6 +192,10 @@ class Book:
         self.switched = array("q", bytes(8 * (cases + 1)))
         self.entrusted_cents = array("q", bytes(8 * (cases + 1)))
         self.entrust_day = array("i", bytes(4 * (cases + 1)))
+        self.contract = array("i", bytes(4 * (cases + 1)))
+        #: The collection module's rows made along with the records (written after them).
+        self.promises: list[tuple] = []
+        self.complaints: list[tuple] = []
         self.held: list[int] = []
 
 
@@ -189,6 +209,7 @@ def cases_with_teams(plan, seeded: dict, book: Book):
         case_id, holder = row[0], row[holder_at]
         book.entrusted_cents[case_id] = int(row[amount_at] * 100)
         book.entrust_day[case_id] = row[entrust_at].toordinal()
+        book.contract[case_id] = row[1]
         if holder:
             book.holder[case_id] = holder
             book.held.append(case_id)
@@ -270,12 +291,42 @@ def activity_rows(book: Book, total: int, zone, seed: int = 31):
                 promise_date = day + timedelta(days=rng.randint(1, 14))
             at = datetime.fromtimestamp(moment, UTC)
             row_id += 1
+            if promise_date is not None:
+                book.promises.append(promise_row(book, row_id, case_id, user, at, promise_amount,
+                                                 promise_date, zone, rng))  # fmt: skip
+            elif result == "complaint":
+                book.complaints.append(complaint_row(book, case_id, user, at, rng))
             yield (
                 row_id, case_id, "contact", at, channel,
                 contact_types[int(rng.random() * 10)], "", f"13{case_id:09d}", result,
                 "", promise_amount, promise_date, user, "manual", "{}",
                 at + timedelta(seconds=rng.randint(30, 600)),
             )  # fmt: skip
+
+
+def promise_row(book: Book, activity_id, case_id, user, at, amount, due_on, zone, rng) -> tuple:
+    """The collection module's promise for a record: judged the morning after it fell due
+    (four in ten kept), pending while not yet due at the window's end."""
+    status, paid, judged = "pending", Decimal(0), None
+    if due_on <= WINDOW_END:
+        kept = rng.random() < 0.4
+        status, paid = ("kept", amount) if kept else ("broken", Decimal(0))
+        judged = datetime.combine(due_on + timedelta(days=1), datetime.min.time(), tzinfo=zone)
+        judged = (judged + timedelta(hours=2)).astimezone(UTC)
+    return (len(book.promises) + 1, case_id, activity_id, user, amount, due_on, status, paid,
+            judged, at)  # fmt: skip
+
+
+def complaint_row(book: Book, case_id, user, at, rng) -> tuple:
+    """A complaint registered with the record; nine in ten resolved within a day or two."""
+    resolved = rng.random() < 0.9
+    return (
+        len(book.complaints) + 1, case_id, book.contract[case_id],
+        rng.choice(("phone", "phone", "bank", "regulator", "letter")), "债务人投诉催收方式",
+        user, at, at + timedelta(hours=72), "resolved" if resolved else "open",
+        user, "已回访" if resolved else "", at + timedelta(hours=rng.randint(2, 90)) if resolved
+        else None,
+    )  # fmt: skip
 
 
 def payment_rows(book: Book, cases: int, seeded: dict, zone, seed: int = 41):
@@ -453,6 +504,8 @@ def generate(cases: int, activities: int, dialect: str) -> dict:
             ("case_assignments", ASSIGNMENT_COLUMNS, assignment_rows(book, seeded, zone)),
             ("activities", ACTIVITY_COLUMNS, activity_rows(book, activities, zone)),
             ("payments", PAYMENT_COLUMNS, payment_rows(book, cases, seeded, zone)),
+            ("collection_promises", PROMISE_COLUMNS, iter(book.promises)),
+            ("collection_complaints", COMPLAINT_COLUMNS, iter(book.complaints)),
         ):
             start = time.perf_counter()
             counts[name] = copy_rows(cursor, dialect, name, columns, rows)
