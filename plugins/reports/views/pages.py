@@ -1,1 +1,276 @@
-"""Report pages: the catalogue, one report with its filters, charts and tables, its Excel file."""
+"""Report pages: the catalogue, one report with its filters, charts and tables, its Excel file,
+and the page of a report built as a job."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from pathlib import Path
+
+from flask import (
+    Response,
+    abort,
+    jsonify,
+    redirect,
+    render_template,
+    request,
+    send_from_directory,
+    url_for,
+)
+from flask_babel import format_decimal, format_percent
+from flask_login import current_user
+from sqlalchemy import select
+
+from core.audit.services import record
+from core.auth.guard import deny
+from core.auth.models import Role, Team, User, user_contracts
+from core.auth.permissions import public, require
+from core.batches.models import Batch
+from core.cases.filters import holder_condition, sees_team
+from core.clients.models import Client, Contract
+from core.extensions import db
+from core.jobs.models import DONE
+from core.jobs.services import own_job, status
+from plugins.reports import charts, export, jobs
+from plugins.reports.framework import (
+    DATE,
+    FIELD_TITLES,
+    GROUPS,
+    INT,
+    MONEY,
+    PERIODS,
+    RATE,
+    Report,
+    ReportFilter,
+    Scope,
+    report_contract_ids,
+    reports_for,
+)
+from plugins.reports.views import reports
+
+STATIC = Path(__file__).resolve().parent.parent / "static"
+#: The batch select lists at most this many (the newest); more are reached by contract.
+MAX_BATCH_CHOICES = 300
+#: Roles whose members figures are attributed to, offered in the collector filter.
+COLLECTOR_ROLES = ("collector", "team_leader")
+
+
+@reports.route("/reports.css")
+@public  # a stylesheet, the same for everyone
+def stylesheet():
+    return send_from_directory(STATIC, "reports.css", mimetype="text/css")
+
+
+# -- helpers ---------------------------------------------------------------------------------
+
+
+def report_or_404(key: str) -> Report:
+    """The report ``key``: 404 if there is none, 403 (audited) if the user may not open it."""
+    report = jobs.find_report(key)
+    if report is None:
+        abort(404)
+    if not jobs.may_open(current_user, report):
+        deny(report.permission)
+    return report
+
+
+def format_cell(value, kind: str) -> str:
+    """A figure as the page shows it: money with separators and two places, rates as
+    percentages, counts with separators; empty for a missing value."""
+    if value is None or value == "":
+        return ""
+    if kind == MONEY and isinstance(value, Decimal | int | float):
+        return format_decimal(Decimal(value), format="#,##0.00")
+    if kind == RATE and isinstance(value, Decimal | int | float):
+        return format_percent(Decimal(value), format="#,##0.00%")
+    if kind == INT and isinstance(value, int):
+        return format_decimal(value, format="#,##0")
+    if kind == DATE and hasattr(value, "isoformat"):
+        return value.isoformat()
+    return str(value)
+
+
+def filter_choices(user, report: Report) -> dict[str, list[tuple[int, str]]]:
+    """For each filter the report offers, the values ``user`` may pick: only what they may
+    see (a collector: themselves; a team leader: their team)."""
+    contract_ids = report_contract_ids(user)
+    choices: dict[str, list[tuple[int, str]]] = {}
+    if "client" in report.filters:
+        query = (
+            select(Client.id, Client.name)
+            .join(Contract, Contract.client_id == Client.id)
+            .where(Contract.id.in_(contract_ids))
+            .distinct()
+            .order_by(Client.name)
+        )
+        choices["client"] = [(i, name) for i, name in db.session.execute(query)]
+    if "contract" in report.filters:
+        query = select(Contract.id, Contract.number).where(Contract.id.in_(contract_ids))
+        choices["contract"] = list(db.session.execute(query.order_by(Contract.number)))
+    if "batch" in report.filters:
+        query = (
+            select(Batch.id, Batch.batch_no, Contract.number)
+            .join(Contract, Contract.id == Batch.contract_id)
+            .where(Batch.contract_id.in_(contract_ids))
+            .order_by(Batch.id.desc())
+            .limit(MAX_BATCH_CHOICES)
+        )
+        choices["batch"] = [(i, f"{no} · {number}") for i, no, number in db.session.execute(query)]
+    everyone = holder_condition(user) is None
+    if "team" in report.filters:
+        if everyone:
+            choices["team"] = list(
+                db.session.execute(select(Team.id, Team.name).order_by(Team.name))
+            )
+        elif sees_team(user):
+            choices["team"] = [(user.team_id, user.team.name)]
+    if "collector" in report.filters:
+        if everyone:
+            query = (
+                select(User.id, User.display_name)
+                .join(Role, Role.id == User.role_id)
+                .where(Role.name.in_(COLLECTOR_ROLES), User.active.is_(True))
+                .order_by(User.display_name, User.id)
+            )
+            if not user.can("core.contracts.view_all"):
+                linked = select(user_contracts.c.user_id).where(
+                    user_contracts.c.contract_id.in_(contract_ids)
+                )
+                query = query.where(User.id.in_(linked))
+            choices["collector"] = list(db.session.execute(query))
+        elif sees_team(user):
+            query = (
+                select(User.id, User.display_name)
+                .where(User.team_id == user.team_id)
+                .order_by(User.display_name, User.id)
+            )
+            choices["collector"] = list(db.session.execute(query))
+        else:
+            choices["collector"] = [(user.id, user.display_name)]
+    return choices
+
+
+def _page_context(report: Report, report_filter: ReportFilter, result, *, job=None) -> dict:
+    args = report_filter.as_args()
+    if job is not None:
+        xlsx_url = url_for("reports.job_xlsx", job_id=job.id)
+    else:
+        xlsx_url = url_for("reports.export_xlsx", key=report.key, **args)
+    return {
+        "report": report,
+        "filter": report_filter,
+        "errors": report_filter.error_messages(),
+        "choices": filter_choices(current_user, report),
+        "field_titles": FIELD_TITLES,
+        "periods": PERIODS,
+        "groups": GROUPS,
+        "result": result,
+        "described": export.describe_filter(report, report_filter),
+        "xlsx_url": xlsx_url if current_user.can("reports.export") else None,
+        "chart": charts.render,
+        "cell": format_cell,
+        "numeric": (MONEY, RATE, INT),
+    }
+
+
+def audit_export(report: Report, report_filter: ReportFilter) -> None:
+    record(
+        "reports.exported",
+        object_type="reports",
+        object_id=report.key,
+        details={"report": report.key, "filter": report_filter.as_args(), "format": "xlsx"},
+    )
+    db.session.commit()
+
+
+def _xlsx_response(report: Report, report_filter: ReportFilter, result) -> Response:
+    content = export.workbook_bytes(report, report_filter, result)
+    audit_export(report, report_filter)
+    name = export.download_name(report, report_filter)
+    return Response(
+        content,
+        mimetype=export.XLSX_MIMETYPE,
+        headers={"Content-Disposition": f'attachment; filename="{name}"'},
+    )
+
+
+# -- pages -----------------------------------------------------------------------------------
+
+
+@reports.route("/")
+@require("reports.view")
+def index():
+    return render_template("reports/index.html", reports=reports_for(current_user))
+
+
+@reports.route("/<key>")
+@require("reports.view")
+def show(key):
+    report = report_or_404(key)
+    report_filter = ReportFilter.from_args(request.args)
+    scope = Scope.of(current_user, report_filter)
+    if not jobs.runs_inline(scope):
+        job = jobs.start_build_job(current_user, report, report_filter)
+        return redirect(url_for("reports.job_page", job_id=job.id))
+    result = jobs.build(report, scope)
+    return render_template("reports/show.html", **_page_context(report, report_filter, result))
+
+
+@reports.route("/<key>.xlsx")
+@require("reports.export")
+def export_xlsx(key):
+    report = report_or_404(key)
+    report_filter = ReportFilter.from_args(request.args)
+    scope = Scope.of(current_user, report_filter)
+    if not jobs.runs_inline(scope):
+        job = jobs.start_build_job(current_user, report, report_filter)
+        return redirect(url_for("reports.job_page", job_id=job.id))
+    return _xlsx_response(report, report_filter, jobs.build(report, scope))
+
+
+# -- a report built as a job -----------------------------------------------------------------
+
+
+def _own_job(job_id: str):
+    """A report job of the signed-in user's; anyone else's answers 404."""
+    job = own_job(job_id, current_user, jobs.JOB_NAME)
+    if job is None:
+        abort(404)
+    return job
+
+
+def _job_report(job) -> tuple[Report, ReportFilter]:
+    report = report_or_404(job.params.get("key", ""))
+    return report, ReportFilter.from_args(job.params.get("filter") or {})
+
+
+@reports.route("/jobs/<job_id>")
+@require("reports.view")
+def job_page(job_id):
+    job = _own_job(job_id)
+    report, report_filter = _job_report(job)
+    state = status(job)
+    if job.status != DONE:
+        context = _page_context(report, report_filter, None, job=job)
+        return render_template("reports/job.html", job=job, state=state, **context)
+    result = jobs.load_result(job.result.get("result") or {})
+    context = _page_context(report, report_filter, result, job=job)
+    return render_template("reports/show.html", job=job, **context)
+
+
+@reports.route("/jobs/<job_id>/status")
+@require("reports.view")
+def job_status(job_id):
+    state = status(_own_job(job_id))
+    state.pop("result", None)  # the page reloads to show it
+    return jsonify(state)
+
+
+@reports.route("/jobs/<job_id>.xlsx")
+@require("reports.export")
+def job_xlsx(job_id):
+    job = _own_job(job_id)
+    if job.status != DONE:
+        abort(404)
+    report, report_filter = _job_report(job)
+    result = jobs.load_result(job.result.get("result") or {})
+    return _xlsx_response(report, report_filter, result)
