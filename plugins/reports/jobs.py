@@ -138,7 +138,7 @@ def dump_result(result: ReportResult) -> dict:
 
 
 def _load_value(value, kind: str):
-    if value is None or value == "":
+    if value is None or (value == "" and kind in (MONEY, RATE, INT, DATE)):
         return None
     try:
         if kind in (MONEY, RATE):

@@ -5,6 +5,7 @@ importing another plugin."""
 from __future__ import annotations
 
 import types
+from datetime import UTC, date, datetime
 from decimal import Decimal
 
 import pytest
@@ -13,10 +14,12 @@ from sqlalchemy import func, select
 
 from core import hookimpl
 from core.auth.models import User
-from core.cases.models import Case
+from core.cases.models import CONFIRMED, Case, CaseAssignment, Payment
+from core.cases.services import assign, record_payment
 from core.extensions import db as _db
 from core.modules import ModuleInfo
 from core.report_sections import ReportSection
+from tests.support.cases import make_cases
 
 GAUGES = "gauges"
 
@@ -91,3 +94,72 @@ GAUGES_PLUGIN = _make_gauges_plugin()
 def with_gauges(app_config):
     """Maple started with the ``gauges`` module (asked for before ``app``)."""
     app_config["PLUGIN_MODULES"] = [*app_config.get("PLUGIN_MODULES", ()), GAUGES_PLUGIN]
+
+
+@pytest.fixture
+def world(db, contract, make_user):
+    """Two clients' contracts with reports and gauges on (ask for ``with_gauges`` before the
+    app starts); Ann and Bob collect on the first, Ann on the second too; repayments in March
+    on each (and one in April)."""
+    first = contract(modules=["reports", "gauges"])
+    second = contract(modules=["reports", "gauges"])
+    manager = make_user("manager", contracts=[first, second])
+    ann = make_user("collector", username="ann", name="Ann", contracts=[first, second])
+    bob = make_user("collector", username="bob", name="Bob", contracts=[first])
+    ann_cases = make_cases(db, first, count=2, entrust_date=date(2026, 2, 1))
+    bob_cases = make_cases(db, first, count=1, entrust_date=date(2026, 2, 1))
+    other_cases = make_cases(db, second, count=2, entrust_date=date(2026, 2, 1))
+    assign(ann_cases, holder=ann, user=manager)
+    assign(bob_cases, holder=bob, user=manager)
+    assign(other_cases, holder=ann, user=manager)
+    # Held since February: a March payment is the holder's (recovery attributes it so).
+    for held in db.session.scalars(select(CaseAssignment)):
+        held.assigned_at = datetime(2026, 2, 1, tzinfo=UTC)
+    db.session.commit()
+    amounts = [
+        (ann_cases[0], "100.10", date(2026, 3, 2)),
+        (ann_cases[1], "1234.56", date(2026, 3, 15)),
+        (bob_cases[0], "0.07", date(2026, 3, 31)),
+        (other_cases[0], "999.99", date(2026, 3, 3)),
+        (other_cases[1], "50.00", date(2026, 4, 1)),  # outside March
+    ]
+    for case, amount, paid_on in amounts:
+        record_payment(case, amount=Decimal(amount), paid_on=paid_on, user=manager)
+    db.session.commit()
+    return {"first": first, "second": second, "manager": manager, "ann": ann, "bob": bob}
+
+
+def confirmed_in_march(contract_ids) -> Decimal:
+    """The expected figure, from the payment rows themselves."""
+    payments = _db.session.scalars(select(Payment).where(Payment.status == CONFIRMED)).all()
+    return sum(
+        (
+            p.amount
+            for p in payments
+            if p.case.contract_id in contract_ids
+            and date(2026, 3, 1) <= p.paid_on <= date(2026, 3, 31)
+        ),
+        Decimal(0),
+    )
+
+
+@pytest.fixture
+def sign_in_as(client, db):
+    """``sign_in_as(user)``: the test client signed in as ``user``, in English unless asked."""
+
+    def sign_in(user, locale="en"):
+        _sign_in(client, db, user, locale)
+
+    return sign_in
+
+
+def _sign_in(client, db, user, locale):
+    """Sign ``user`` in on the test client, with their language (English unless asked)."""
+    from core.auth.services import start_session
+
+    user.locale = locale
+    session = start_session(user, "127.0.0.1")
+    db.session.commit()
+    with client.session_transaction() as flask_session:
+        flask_session["_user_id"] = session.id
+        flask_session["_fresh"] = True
