@@ -1,1 +1,351 @@
-"""commission report."""
+"""Commission (佣金): what the agency earns on the money it recovered, per contract and month,
+itemised per payment so a client can check every line; and the contract's tiers by bucket.
+
+The payments are the recovery report's (:func:`plugins.reports.recovery.attributed_payments`),
+so for the same scope and period the recovered totals agree to the cent. A payment earns the
+contract's tier for the case's bucket (the bucket the case has now), else the contract's flat
+``commission_rate``. The commission of one payment is rounded half-up to the cent, in SQL
+and in whole numbers so PostgreSQL and SQLite agree exactly::
+
+    cents = (round(amount × 100) × round(rate × 10 000) + 5 000) ÷ 10 000   (integer division)
+
+Totals are sums of those cents, in SQL.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal, InvalidOperation
+
+from flask import has_request_context, url_for
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
+from sqlalchemy import BigInteger, cast, func, select
+
+from core.audit.services import record
+from core.cases.filters import BUCKETS
+from core.cases.models import Case, Payment
+from core.clients.models import Contract
+from core.errors import UserError
+from core.extensions import db
+from core.masking import mask_name
+from plugins.reports.framework import (
+    DATE,
+    INT,
+    MONEY,
+    RATE,
+    TEXT,
+    Column,
+    ReportResult,
+    Scope,
+    Table,
+    period_labels,
+    period_of_day,
+    report,
+    report_contract_ids,
+)
+from plugins.reports.models import CommissionTier
+from plugins.reports.recovery import attributed_payments, money
+
+#: Lines of the itemised table a page shows; the Excel file has them all.
+PAGE_LINES = 500
+HUNDRED = Decimal(100)
+
+
+def commission_cents(amount, rate):
+    """SQL: the commission of one payment in whole cents, rounded half-up (amounts are
+    positive, so integer division rounds down)."""
+    amount_cents = cast(func.round(amount * 100), BigInteger)
+    rate_units = cast(func.round(rate * 10000), BigInteger)
+    return (amount_cents * rate_units + 5000) // 10000
+
+
+def cents_to_money(cents) -> Decimal:
+    return (Decimal(int(cents or 0)) / HUNDRED).quantize(Decimal("0.01"))
+
+
+def _lines(scope: Scope):
+    """The scope's payments with their contract, case, bucket, rate and commission cents."""
+    rate = func.coalesce(CommissionTier.rate, Contract.commission_rate)
+    paid = (
+        attributed_payments(
+            scope,
+            Case.serial.label("serial"),
+            Case.name.label("debtor"),
+            Case.bucket.label("bucket"),
+            Contract.number.label("contract_number"),
+            rate.label("rate"),
+            commission_cents(Payment.amount, rate).label("cents"),
+        )
+        .join(Contract, Contract.id == Case.contract_id)
+        .outerjoin(
+            CommissionTier,
+            (CommissionTier.contract_id == Case.contract_id)
+            & (CommissionTier.bucket == Case.bucket),
+        )
+    )
+    return paid.subquery("lines")
+
+
+def _month_table(scope: Scope, lines) -> Table:
+    month = period_of_day(lines.c.paid_on, "month").label("month")
+    found = {
+        (contract_id, key): (number, count, recovered, cents)
+        for contract_id, number, key, count, recovered, cents in db.session.execute(
+            select(
+                lines.c.contract_id,
+                lines.c.contract_number,
+                month,
+                func.count(lines.c.payment_id),
+                func.sum(lines.c.amount),
+                func.sum(lines.c.cents),
+            ).group_by(lines.c.contract_id, lines.c.contract_number, month)
+        )
+    }
+    count, recovered, cents = db.session.execute(
+        select(func.count(lines.c.payment_id), func.sum(lines.c.amount), func.sum(lines.c.cents))
+    ).one()
+    contracts = {
+        contract_id: number
+        for contract_id, number in db.session.execute(
+            select(Contract.id, Contract.number).where(Contract.id.in_(scope.contract_ids))
+        )
+    }
+    rows = []
+    months = period_labels(scope.filter.start, scope.filter.end, "month")
+    for contract_id, number in sorted(contracts.items(), key=lambda item: item[1]):
+        for key in months:
+            _number, n, amount, earned = found.get((contract_id, key), (number, 0, None, 0))
+            rows.append(
+                {
+                    "contract": number,
+                    "month": key,
+                    "payments": n,
+                    "recovered": money(amount),
+                    "commission": cents_to_money(earned),
+                }
+            )
+    return Table(
+        key="commission_by_month",
+        title=_("Commission per contract and month"),
+        columns=[
+            Column("contract", _("Contract"), TEXT),
+            Column("month", _("Month"), TEXT),
+            Column("payments", _("Payments"), INT),
+            Column("recovered", _("Recovered"), MONEY),
+            Column("commission", _("Commission"), MONEY),
+        ],
+        rows=rows,
+        totals={
+            "contract": _("Total"),
+            "month": "",
+            "payments": count,
+            "recovered": money(recovered),
+            "commission": cents_to_money(cents),
+        },
+        note=_(
+            "Confirmed repayments paid in the month, as in the recovery report; the "
+            "commission is the sum of the itemised lines."
+        ),
+    )
+
+
+def _itemised_table(scope: Scope, lines) -> Table:
+    query = select(
+        lines.c.paid_on,
+        lines.c.contract_number,
+        lines.c.serial,
+        lines.c.debtor,
+        lines.c.bucket,
+        lines.c.amount,
+        lines.c.rate,
+        lines.c.cents,
+    ).order_by(lines.c.contract_number, lines.c.paid_on, lines.c.payment_id)
+    rows = [
+        {
+            "paid_on": paid_on,
+            "contract": number,
+            "serial": serial,
+            "debtor": mask_name(debtor or ""),
+            "bucket": bucket or "",
+            "amount": money(amount),
+            "rate": Decimal(rate).quantize(Decimal("0.0001")),
+            "commission": cents_to_money(cents),
+        }
+        for paid_on, number, serial, debtor, bucket, amount, rate, cents in db.session.execute(
+            query
+        )
+    ]
+    recovered, cents = db.session.execute(
+        select(func.sum(lines.c.amount), func.sum(lines.c.cents))
+    ).one()
+    note = _(
+        "One line per confirmed payment. Rate: the contract's tier for the case's bucket, "
+        "else its flat rate; each line's commission is rounded half-up to the cent."
+    )
+    if len(rows) > PAGE_LINES:
+        note += " " + _(
+            "The page shows the first %(n)d lines; the Excel file has all %(total)d.",
+            n=PAGE_LINES,
+            total=len(rows),
+        )
+    return Table(
+        key="commission_lines",
+        title=_("Itemised payments"),
+        columns=[
+            Column("paid_on", _("Paid on"), DATE),
+            Column("contract", _("Contract"), TEXT),
+            Column("serial", _("Case serial no."), TEXT),
+            Column("debtor", _("Debtor"), TEXT),
+            Column("bucket", _("Bucket"), TEXT),
+            Column("amount", _("Amount"), MONEY),
+            Column("rate", _("Rate"), RATE),
+            Column("commission", _("Commission"), MONEY),
+        ],
+        rows=rows,
+        totals={
+            "paid_on": _("Total"),
+            "amount": money(recovered),
+            "commission": cents_to_money(cents),
+        },
+        note=note,
+    )
+
+
+def _tiers_link() -> str:
+    """Where the tiers are edited, for a user who may (a path; the page renders it)."""
+    if has_request_context():
+        return url_for("reports.commission_tiers")
+    return "/m/reports/commission-tiers"  # a job builds the report outside any request
+
+
+@report(
+    "commission",
+    _l("Commission"),
+    permission="reports.commission",
+    filters=("client", "contract", "batch"),
+    order=50,
+)
+def commission(scope: Scope) -> ReportResult:
+    """Commission per contract and month, and every payment it is earned on."""
+    if scope.empty:
+        scope = Scope(scope.user, scope.filter, [], [], [])
+    lines = _lines(scope)
+    notes = []
+    if scope.user.can("reports.manage_commission"):
+        notes.append(
+            _("Rates per bucket are set on the commission tiers page: %(link)s", link=_tiers_link())
+        )
+    return ReportResult(
+        tables=[_month_table(scope, lines), _itemised_table(scope, lines)], notes=notes
+    )
+
+
+# -- commission tiers (the settings) -------------------------------------------------------
+
+
+def tier_contracts(user) -> list[Contract]:
+    """The contracts whose tiers ``user`` may edit: visible, with the reports module on."""
+    ids = report_contract_ids(user)
+    if not ids:
+        return []
+    return list(
+        db.session.scalars(select(Contract).where(Contract.id.in_(ids)).order_by(Contract.number))
+    )
+
+
+def tier_contract(user, contract_id: int) -> Contract | None:
+    """The contract ``contract_id`` if ``user`` may edit its tiers, else None (a 404)."""
+    if contract_id not in report_contract_ids(user):
+        return None
+    return db.session.get(Contract, contract_id)
+
+
+def tiers_of(contract: Contract) -> dict[str, Decimal]:
+    """bucket → rate (a fraction) of the contract's tiers."""
+    return dict(
+        db.session.execute(
+            select(CommissionTier.bucket, CommissionTier.rate).where(
+                CommissionTier.contract_id == contract.id
+            )
+        ).all()
+    )
+
+
+def as_percent(rate: Decimal | None) -> str:
+    """A fraction as the percentage the tiers page shows (0.1250 → ``12.50``)."""
+    if rate is None:
+        return ""
+    return str((Decimal(rate) * HUNDRED).quantize(Decimal("0.01")))
+
+
+def parse_percent(text: str | None) -> Decimal | None:
+    """A percentage typed on the tiers page as a fraction; None when blank.
+
+    :raises ValueError: with the message to show beside the field.
+    """
+    text = (text or "").strip().rstrip("%").strip()
+    if not text:
+        return None
+    try:
+        value = Decimal(text)
+    except InvalidOperation:
+        raise ValueError(_("Enter a percentage, like 12.5.")) from None
+    if not value.is_finite():
+        raise ValueError(_("Enter a percentage, like 12.5."))
+    if value < 0 or value > 100:
+        raise ValueError(_("A rate is between 0 and 100."))
+    if value != value.quantize(Decimal("0.01")):
+        raise ValueError(_("A rate has at most two decimals."))
+    return (value / HUNDRED).quantize(Decimal("0.0001"))
+
+
+def save_tiers(contract: Contract, percents: dict[str, str | None], user) -> dict[str, Decimal]:
+    """Set the contract's rate per bucket from the percentages typed (blank: the flat rate).
+
+    Every bucket is checked before anything changes; the change is audited.
+
+    :raises UserError: naming each bucket whose value is not a rate, nothing saved.
+    :return: bucket → rate of the tiers now set.
+    """
+    wanted, errors = {}, {}
+    for bucket in BUCKETS:
+        try:
+            value = parse_percent(percents.get(bucket))
+        except ValueError as error:
+            errors[bucket] = [str(error)]
+            continue
+        if value is not None:
+            wanted[bucket] = value
+    if errors:
+        raise UserError(
+            _("Some rates are not valid; nothing was saved: %(buckets)s.",
+              buckets=", ".join(errors)),
+            fields=errors,
+        )  # fmt: skip
+    before = tiers_of(contract)
+    rows = {
+        row.bucket: row
+        for row in db.session.scalars(
+            select(CommissionTier).where(CommissionTier.contract_id == contract.id)
+        )
+    }
+    for bucket, row in rows.items():
+        if bucket not in wanted:
+            db.session.delete(row)
+    for bucket, value in wanted.items():
+        if bucket in rows:
+            rows[bucket].rate = value
+        else:
+            db.session.add(CommissionTier(contract_id=contract.id, bucket=bucket, rate=value))
+    db.session.flush()
+    if before != wanted:
+        record(
+            "reports.commission_tiers_saved",
+            obj=contract,
+            user=user,
+            details={
+                "before": {b: str(r) for b, r in sorted(before.items())},
+                "after": {b: str(r) for b, r in sorted(wanted.items())},
+            },
+        )
+    return wanted
