@@ -19,9 +19,10 @@ MODULE = ModuleInfo(
 
 @hookimpl
 def register_blueprints():
+    from plugins.reports.api import reports_api
     from plugins.reports.views import reports
 
-    return [reports]
+    return [reports, reports_api]
 
 
 @hookimpl
@@ -51,3 +52,11 @@ def register_commands():
     from plugins.reports.commands import reports_command
 
     return [reports_command]
+
+
+@hookimpl
+def app_configured(app):
+    # A report whose scope holds more cases than this is built as a job with progress.
+    from plugins.reports.jobs import DEFAULT_INLINE_CASES
+
+    app.config.setdefault("REPORTS_INLINE_CASES", DEFAULT_INLINE_CASES)
