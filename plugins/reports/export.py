@@ -54,7 +54,12 @@ def _name_of(model, attribute: str, object_id: int | None) -> str | None:
 
 def describe_filter(report: Report, report_filter: ReportFilter) -> list[tuple[str, str]]:
     """``(label, value)`` pairs saying what the figures cover, in the user's language."""
-    words = [(_("Period"), f"{report_filter.start.isoformat()} – {report_filter.end.isoformat()}")]
+    words = [
+        (
+            _("Period covered"),
+            f"{report_filter.start.isoformat()} – {report_filter.end.isoformat()}",
+        )
+    ]
     if report.uses_period:
         words.append((str(FIELD_TITLES["period"]), str(PERIODS[report_filter.period])))
     if report.uses_group:

@@ -72,7 +72,7 @@ FIELD_TITLES = {
     "start": _l("From"),
     "end": _l("To"),
     "period": _l("Per"),
-    "group": _l("By"),
+    "group": _l("Broken down by"),
     "client": _l("Client"),
     "contract": _l("Contract"),
     "batch": _l("Batch"),

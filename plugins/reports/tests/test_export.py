@@ -87,7 +87,7 @@ def test_figures_are_numbers_with_formats_equal_to_the_cent(app, english):
     (sheet,) = book.worksheets
     assert sheet["A1"].value == "Sample report"
     header = [(row[0].value, row[1].value) for row in sheet.iter_rows(min_row=2, max_row=4)]
-    assert ("Period", "2026-03-01 – 2026-03-31") in header
+    assert ("Period covered", "2026-03-01 – 2026-03-31") in header
     first, second, totals = data_rows(sheet, ["Name", "Day", "Cases", "Recovered", "Rate"])
     assert first[0].value == "=cmd|' /C calc'!A0" and first[0].data_type == "s"  # not a formula
     assert first[1].value.date() == date(2026, 3, 1) and first[1].number_format == "yyyy-mm-dd"
@@ -135,7 +135,7 @@ def test_recovery_export_equals_the_report_to_the_cent(db, world, english):
     book = as_book(export.workbook_bytes(report, report_filter, result))
     assert len(book.worksheets) == len(result.tables)
     described = dict(export.describe_filter(report, report_filter))
-    assert described["Per"] == "Week" and described["By"] == "Collector"
+    assert described["Per"] == "Week" and described["Broken down by"] == "Collector"
     for table, sheet in zip(result.tables, book.worksheets, strict=True):
         titles = [str(c.title) for c in table.columns]
         rows = data_rows(sheet, titles)
