@@ -161,6 +161,11 @@ def _write_table(sheet, table: Table, header: list[tuple[str, str]], title: str,
         row += 1
     row += 1
     widths = [max(MIN_WIDTH, _display_width(str(c.title)) + 2) for c in table.columns]
+    # The header block's labels sit in the first column, their values in the second.
+    for label, value in header:
+        widths[0] = max(widths[0], _display_width(label) + 2)
+        if len(widths) > 1:
+            widths[1] = max(widths[1], min(_display_width(value) + 2, 28))
     for col, column in enumerate(table.columns):
         sheet.write_string(row, col, str(column.title), f.header)
     sheet.freeze_panes(row + 1, 0)
