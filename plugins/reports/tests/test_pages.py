@@ -171,3 +171,19 @@ def test_someone_elses_job_is_404(app, sign_in_as, client, db, world, make_user)
     other = make_user("manager", contracts=[world["first"], world["second"]])
     sign_in_as(other)
     assert client.get(started.location).status_code == 404
+
+
+def test_a_team_leader_is_offered_their_team_only(sign_in_as, client, db, world, make_user):
+    from core.auth.models import Team
+
+    north, south = Team(name="North"), Team(name="South")
+    db.session.add_all([north, south])
+    db.session.flush()
+    world["ann"].team_id, world["bob"].team_id = north.id, south.id
+    leader = make_user("team_leader", name="Lea", contracts=[world["first"]], team=north)
+    sign_in_as(leader)
+    html = client.get("/m/reports/recovery").get_data(as_text=True)
+    teams = html.split('name="team"')[1].split("</select>")[0]
+    collectors = html.split('name="collector"')[1].split("</select>")[0]
+    assert "North" in teams and "South" not in teams
+    assert "Ann" in collectors and "Lea" in collectors and "Bob" not in collectors
