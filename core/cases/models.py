@@ -251,7 +251,11 @@ class Activity(db.Model):
     """One entry of a case's timeline: a contact record (催记) or a module's typed entry."""
 
     __tablename__ = "activities"
-    __table_args__ = (Index("ix_activities_case_id_at", "case_id", "at"),)
+    __table_args__ = (
+        Index("ix_activities_case_id_at", "case_id", "at"),
+        # A period's records across many cases (the activity report) are a range of this.
+        Index("ix_activities_at", "at"),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     case_id: Mapped[int] = mapped_column(ForeignKey("cases.id", ondelete="CASCADE"))

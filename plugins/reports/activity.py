@@ -59,18 +59,28 @@ def _money(value) -> Decimal:
 
 def contact_records(scope: Scope, *columns):
     """``select`` of ``columns`` over the scope's contact records in the period: on the
-    scope's contracts (and batch), attributed to the scope's users."""
+    scope's contracts (and batch), attributed to the scope's users.
+
+    A join to ``cases`` (not ``case_id IN (…)``): SQLite then reads the period's range of
+    ``ix_activities_at`` and looks each case up by its key, instead of probing every case of
+    the contracts; PostgreSQL plans both alike.
+    """
     start, end = utc_bounds(scope.filter.start, scope.filter.end_exclusive)
-    cases = select(Case.id).where(Case.contract_id.in_(scope.contract_ids))
-    if scope.filter.batch is not None:
-        cases = cases.where(Case.batch_id == scope.filter.batch)
-    return select(*columns).where(
-        Activity.kind == "contact",
-        Activity.at >= start,
-        Activity.at < end,
-        Activity.case_id.in_(cases),
-        *scope.user_condition(Activity.user_id),
+    query = (
+        select(*columns)
+        .select_from(Activity)
+        .join(Case, Case.id == Activity.case_id)
+        .where(
+            Activity.kind == "contact",
+            Activity.at >= start,
+            Activity.at < end,
+            Case.contract_id.in_(scope.contract_ids),
+            *scope.user_condition(Activity.user_id),
+        )
     )
+    if scope.filter.batch is not None:
+        query = query.where(Case.batch_id == scope.filter.batch)
+    return query
 
 
 def _figures():
@@ -106,19 +116,33 @@ def _record_row(records, promises, promised) -> dict:
     }
 
 
+def _add(into: dict, row: dict) -> None:
+    for key in ("records", "promises", "promised"):
+        into[key] += row[key]
+
+
 def records_tables(scope: Scope) -> list[Table]:
     """Records per period (every period of the filter, empty ones as zeros), per collector,
-    and per collector and period (only the pairs with records)."""
+    and per collector and period (only the pairs with records).
+
+    The month of records is read twice, not four times: once grouped by collector and
+    period, once for the totals. The per-period and per-collector rows add up those few
+    aggregated rows, so every table's rows sum exactly to the totals counted in SQL.
+    """
     period = scope.filter.period
     label = period_of_day(local_day(Activity.at, on=scope.filter.start), period).label("label")
     totals = _record_row(*db.session.execute(contact_records(scope, *_figures())).one())
-
-    per_period = {
-        key: _record_row(*figures)
-        for key, *figures in db.session.execute(
-            contact_records(scope, label, *_figures()).group_by(label)
+    per_user_period = db.session.execute(
+        contact_records(scope, Activity.user_id, label, *_figures()).group_by(
+            Activity.user_id, label
         )
-    }
+    ).all()
+    per_period: dict[str, dict] = {}
+    per_user: dict[int | None, dict] = {}
+    for user_id, key, *figures in per_user_period:
+        row = _record_row(*figures)
+        _add(per_period.setdefault(key, _record_row(0, 0, 0)), row)
+        _add(per_user.setdefault(user_id, _record_row(0, 0, 0)), row)
     empty = _record_row(0, 0, 0)
     by_period = Table(
         key="activity_by_period",
@@ -136,22 +160,14 @@ def records_tables(scope: Scope) -> list[Table]:
         ),
     )
 
-    per_user = db.session.execute(
-        contact_records(scope, Activity.user_id, *_figures()).group_by(Activity.user_id)
-    ).all()
-    per_user_period = db.session.execute(
-        contact_records(scope, Activity.user_id, label, *_figures()).group_by(
-            Activity.user_id, label
-        )
-    ).all()
-    names = _names({row[0] for row in per_user})
+    names = _names(per_user)
     nobody = _("(import or system)")
 
     def name(user_id) -> str:
         return names.get(user_id, str(user_id)) if user_id is not None else nobody
 
     collector_rows = sorted(
-        ({"collector": name(uid), **_record_row(*figures)} for uid, *figures in per_user),
+        ({"collector": name(uid), **figures} for uid, figures in per_user.items()),
         key=lambda row: (row["collector"] == nobody, row["collector"]),
     )
     by_collector = Table(
