@@ -33,6 +33,13 @@ class CommissionTier(db.Model):
     contract = relationship("Contract")
 
 
+#: What the roll-rate matrix groups by (in this order) and filters on.
+MOVEMENT_COLUMNS = (
+    "month", "previous_bucket", "bucket", "status", "previous_status",
+    "contract_id", "batch_id", "holder_id", "team_id",
+)  # fmt: skip
+
+
 class BucketSnapshot(db.Model):
     """Where one case stood at the end of one month: what the roll-rate view compares.
 
@@ -44,6 +51,9 @@ class BucketSnapshot(db.Model):
     __tablename__ = "reports_bucket_snapshots"
     __table_args__ = (
         Index("ix_reports_bucket_snapshots_month_contract_id", "month", "contract_id"),
+        # The roll-rate matrix (snapshots.roll_counts) groups a month's rows by these
+        # columns in this order and filters on the rest: read from the index alone, unsorted.
+        Index("ix_reports_bucket_snapshots_movement", *MOVEMENT_COLUMNS),
     )
 
     #: The first day of the month described (the snapshot is taken at its end).

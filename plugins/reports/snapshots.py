@@ -7,14 +7,15 @@ status from the previous month's snapshot, so that one month's movements are rea
 month's rows alone (:func:`roll_counts`). ``maple reports snapshot`` takes it from cron.
 
 Everything is set-wise in SQL: the snapshot is one ``INSERT … SELECT … LEFT JOIN``, the matrix
-one ``GROUP BY month, previous bucket, bucket``.
+one ``GROUP BY month, previous_bucket, bucket, status``.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 
-from sqlalchemy import and_, case, delete, func, insert, literal, select, update
+from sqlalchemy import and_, delete, func, insert, literal, select, update
 
 from core.cases.filters import BUCKETS
 from core.cases.models import CLOSED, RETURNED, SETTLED, Case
@@ -153,48 +154,67 @@ def snapshot_conditions(scope: Scope, months: list[date]) -> list:
     return conditions
 
 
-def moved_to():
-    """Where a case stands at the month's end: its status when ended, else its bucket (""
+def moved_to(bucket: str, status: str) -> str:
+    """Where a case stands at a month's end: its status when it ended, else its bucket (""
     for none or one outside M1…M6+)."""
-    return case(
-        (BucketSnapshot.status.in_(ENDED), BucketSnapshot.status),
-        (BucketSnapshot.bucket.in_(BUCKETS), BucketSnapshot.bucket),
-        else_="",
-    )
+    if status in ENDED:
+        return status
+    return bucket if bucket in BUCKETS else ""
 
 
-def came_from():
+def came_from(previous_bucket: str) -> str:
     """The bucket at the previous month's end ("" for a case new this month or without one)."""
-    return case(
-        (BucketSnapshot.previous_bucket.in_(BUCKETS), BucketSnapshot.previous_bucket),
-        else_="",
-    )
+    return previous_bucket if previous_bucket in BUCKETS else ""
 
 
-def roll_counts(scope: Scope, months: list[date]) -> dict[tuple[date, str, str], int]:
-    """``(month, previous bucket, moved to) → cases`` over the snapshots of ``months``."""
+@dataclass
+class RollCounts:
+    """The cases of the roll-rate matrices of some months."""
+
+    #: ``(month, previous bucket, moved to) → cases`` (see :func:`came_from`, :func:`moved_to`).
+    cells: dict = field(default_factory=dict)
+    #: ``(month, moved to) → cases``: the matrices' totals rows.
+    totals: dict = field(default_factory=dict)
+
+
+def roll_counts(scope: Scope, months: list[date]) -> RollCounts:
+    """Count the snapshot rows of ``months`` in ``scope`` by previous bucket and by where the
+    cases stand now.
+
+    One ``GROUP BY month, previous_bucket, bucket, status`` on the plain columns, in the order
+    of ``ix_reports_bucket_snapshots_movement`` (index only, no sort: 0.6 s for two months of
+    a million cases on SQLite, where grouping by the categories themselves sorts and took
+    2.2 s). The totals per (month, bucket, status) are summed by the database over the same
+    groups (a window); the few groups are then put in their matrix cells.
+    """
+    counts = RollCounts()
     if scope.empty or not months:
-        return {}
-    origin, target = came_from().label("origin"), moved_to().label("target")
-    query = (
-        select(BucketSnapshot.month, origin, target, func.count())
-        .where(*snapshot_conditions(scope, months))
-        .group_by(BucketSnapshot.month, origin, target)
+        return counts
+    snapshot = BucketSnapshot
+    groups = (
+        snapshot.month,
+        snapshot.previous_bucket,
+        snapshot.bucket,
+        snapshot.status,
     )
-    return {(_as_date(m), o, t): n for m, o, t, n in db.session.execute(query)}
-
-
-def roll_totals(scope: Scope, months: list[date]) -> dict[tuple[date, str], int]:
-    """``(month, moved to) → cases``: the matrices' totals rows, counted over the same rows."""
-    if scope.empty or not months:
-        return {}
-    target = moved_to().label("target")
-    query = (
-        select(BucketSnapshot.month, target, func.count())
-        .where(*snapshot_conditions(scope, months))
-        .group_by(BucketSnapshot.month, target)
+    column_total = func.sum(func.count()).over(
+        partition_by=(snapshot.month, snapshot.bucket, snapshot.status)
     )
-    return {(_as_date(m), t): n for m, t, n in db.session.execute(query)}
+    query = (
+        select(*groups, func.count(), column_total)
+        .where(*snapshot_conditions(scope, months))
+        .group_by(*groups)
+    )
+    seen_columns = set()
+    for month, previous, bucket, status, cases, total in db.session.execute(query):
+        month = _as_date(month)
+        cell = (month, came_from(previous), moved_to(bucket, status))
+        counts.cells[cell] = counts.cells.get(cell, 0) + cases
+        if (month, bucket, status) not in seen_columns:  # one total per window partition
+            seen_columns.add((month, bucket, status))
+            column = (month, moved_to(bucket, status))
+            counts.totals[column] = counts.totals.get(column, 0) + int(total)
+    return counts
 
 
 def months_taken(months: list[date]) -> list[date]:

@@ -1,4 +1,4 @@
-"""reports: bucket snapshots keep the team and the previous status
+"""reports: bucket snapshots keep the team and the previous status; the movement index
 
 Revision ID: reports_0002
 Revises: reports_0001
@@ -12,6 +12,12 @@ revision = "reports_0002"
 down_revision = "reports_0001"
 branch_labels = None
 depends_on = None
+
+#: The roll-rate matrix's columns, grouped in this order (plugins/reports/snapshots.py).
+MOVEMENT = [
+    "month", "previous_bucket", "bucket", "status", "previous_status",
+    "contract_id", "batch_id", "holder_id", "team_id",
+]  # fmt: skip
 
 
 def upgrade():
@@ -30,10 +36,12 @@ def upgrade():
         )
     with op.batch_alter_table("reports_bucket_snapshots", schema=None) as batch_op:
         batch_op.alter_column("previous_status", server_default=None)
+        batch_op.create_index("ix_reports_bucket_snapshots_movement", MOVEMENT, unique=False)
 
 
 def downgrade():
     with op.batch_alter_table("reports_bucket_snapshots", schema=None) as batch_op:
+        batch_op.drop_index("ix_reports_bucket_snapshots_movement")
         batch_op.drop_constraint(
             batch_op.f("fk_reports_bucket_snapshots_team_id_teams"), type_="foreignkey"
         )
