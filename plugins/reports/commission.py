@@ -19,7 +19,7 @@ from decimal import Decimal, InvalidOperation
 from flask import has_request_context, url_for
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import BigInteger, cast, func, select
+from sqlalchemy import BigInteger, Integer, String, cast, func, literal, null, select, union_all
 
 from core.audit.services import record
 from core.cases.filters import BUCKETS
@@ -44,9 +44,9 @@ from plugins.reports.framework import (
     report_contract_ids,
 )
 from plugins.reports.models import CommissionTier
-from plugins.reports.recovery import attributed_payments, money
+from plugins.reports.recovery import ZERO, attributed_payments, cents, from_cents, money
 
-#: Lines of the itemised table a page shows; the Excel file has them all.
+#: Beyond this many itemised lines the table's note points to the Excel file.
 PAGE_LINES = 500
 HUNDRED = Decimal(100)
 
@@ -59,14 +59,10 @@ def commission_cents(amount, rate):
     return (amount_cents * rate_units + 5000) // 10000
 
 
-def cents_to_money(cents) -> Decimal:
-    return (Decimal(int(cents or 0)) / HUNDRED).quantize(Decimal("0.01"))
-
-
 def _lines(scope: Scope):
     """The scope's payments with their contract, case, bucket, rate and commission cents."""
     rate = func.coalesce(CommissionTier.rate, Contract.commission_rate)
-    paid = (
+    return (
         attributed_payments(
             scope,
             Case.serial.label("serial"),
@@ -74,7 +70,9 @@ def _lines(scope: Scope):
             Case.bucket.label("bucket"),
             Contract.number.label("contract_number"),
             rate.label("rate"),
+            cents(Payment.amount).label("amount_cents"),
             commission_cents(Payment.amount, rate).label("cents"),
+            attribute=False,
         )
         .join(Contract, Contract.id == Case.contract_id)
         .outerjoin(
@@ -83,27 +81,35 @@ def _lines(scope: Scope):
             & (CommissionTier.bucket == Case.bucket),
         )
     )
-    return paid.subquery("lines")
 
 
-def _month_table(scope: Scope, lines) -> Table:
-    month = period_of_day(lines.c.paid_on, "month").label("month")
-    found = {
-        (contract_id, key): (number, count, recovered, cents)
-        for contract_id, number, key, count, recovered, cents in db.session.execute(
-            select(
-                lines.c.contract_id,
-                lines.c.contract_number,
-                month,
-                func.count(lines.c.payment_id),
-                func.sum(lines.c.amount),
-                func.sum(lines.c.cents),
-            ).group_by(lines.c.contract_id, lines.c.contract_number, month)
-        )
-    }
-    count, recovered, cents = db.session.execute(
-        select(func.count(lines.c.payment_id), func.sum(lines.c.amount), func.sum(lines.c.cents))
-    ).one()
+def _month_figures(scope: Scope):
+    """``({(contract_id, month): (payments, recovered, commission)}, totals)`` in one
+    statement: the payments are read once for the months and the total."""
+    lines = _lines(scope).cte("lines").prefix_with("MATERIALIZED")
+    month = period_of_day(lines.c.paid_on, "month")
+    figures = (
+        func.count(lines.c.payment_id),
+        func.sum(lines.c.amount_cents),
+        func.sum(lines.c.cents),
+    )
+    statement = union_all(
+        select(literal("month"), lines.c.contract_id, month, *figures).group_by(
+            lines.c.contract_id, month
+        ),
+        select(literal("total"), cast(null(), Integer), cast(null(), String), *figures),
+    )
+    found, total = {}, (0, ZERO, ZERO)
+    for part, contract_id, key, n, amount_cents, earned in db.session.execute(statement):
+        values = (n, from_cents(amount_cents), from_cents(earned))
+        if part == "month":
+            found[(contract_id, key)] = values
+        else:
+            total = values
+    return found, total
+
+
+def _month_table(scope: Scope, found, total) -> Table:
     contracts = {
         contract_id: number
         for contract_id, number in db.session.execute(
@@ -114,14 +120,14 @@ def _month_table(scope: Scope, lines) -> Table:
     months = period_labels(scope.filter.start, scope.filter.end, "month")
     for contract_id, number in sorted(contracts.items(), key=lambda item: item[1]):
         for key in months:
-            _number, n, amount, earned = found.get((contract_id, key), (number, 0, None, 0))
+            n, amount, earned = found.get((contract_id, key), (0, ZERO, ZERO))
             rows.append(
                 {
                     "contract": number,
                     "month": key,
                     "payments": n,
-                    "recovered": money(amount),
-                    "commission": cents_to_money(earned),
+                    "recovered": amount,
+                    "commission": earned,
                 }
             )
     return Table(
@@ -138,9 +144,9 @@ def _month_table(scope: Scope, lines) -> Table:
         totals={
             "contract": _("Total"),
             "month": "",
-            "payments": count,
-            "recovered": money(recovered),
-            "commission": cents_to_money(cents),
+            "payments": total[0],
+            "recovered": total[1],
+            "commission": total[2],
         },
         note=_(
             "Confirmed repayments paid in the month, as in the recovery report; the "
@@ -149,7 +155,10 @@ def _month_table(scope: Scope, lines) -> Table:
     )
 
 
-def _itemised_table(scope: Scope, lines) -> Table:
+def _itemised_table(scope: Scope, total) -> Table:
+    """Every payment with its rate and commission; the totals are the statement's (the same
+    payments, summed in SQL by :func:`_month_figures`)."""
+    lines = _lines(scope).subquery("lines")
     query = select(
         lines.c.paid_on,
         lines.c.contract_number,
@@ -169,23 +178,20 @@ def _itemised_table(scope: Scope, lines) -> Table:
             "bucket": bucket or "",
             "amount": money(amount),
             "rate": Decimal(rate).quantize(Decimal("0.0001")),
-            "commission": cents_to_money(cents),
+            "commission": from_cents(earned),
         }
-        for paid_on, number, serial, debtor, bucket, amount, rate, cents in db.session.execute(
+        for paid_on, number, serial, debtor, bucket, amount, rate, earned in db.session.execute(
             query
         )
     ]
-    recovered, cents = db.session.execute(
-        select(func.sum(lines.c.amount), func.sum(lines.c.cents))
-    ).one()
     note = _(
         "One line per confirmed payment. Rate: the contract's tier for the case's bucket, "
         "else its flat rate; each line's commission is rounded half-up to the cent."
     )
     if len(rows) > PAGE_LINES:
         note += " " + _(
-            "The page shows the first %(n)d lines; the Excel file has all %(total)d.",
-            n=PAGE_LINES,
+            "%(total)d lines: a statement this long is best read in the Excel file, which "
+            "has every line.",
             total=len(rows),
         )
     return Table(
@@ -204,8 +210,8 @@ def _itemised_table(scope: Scope, lines) -> Table:
         rows=rows,
         totals={
             "paid_on": _("Total"),
-            "amount": money(recovered),
-            "commission": cents_to_money(cents),
+            "amount": total[1],
+            "commission": total[2],
         },
         note=note,
     )
@@ -229,14 +235,14 @@ def commission(scope: Scope) -> ReportResult:
     """Commission per contract and month, and every payment it is earned on."""
     if scope.empty:
         scope = Scope(scope.user, scope.filter, [], [], [])
-    lines = _lines(scope)
+    found, total = _month_figures(scope)
     notes = []
     if scope.user.can("reports.manage_commission"):
         notes.append(
             _("Rates per bucket are set on the commission tiers page: %(link)s", link=_tiers_link())
         )
     return ReportResult(
-        tables=[_month_table(scope, lines), _itemised_table(scope, lines)], notes=notes
+        tables=[_month_table(scope, found, total), _itemised_table(scope, total)], notes=notes
     )
 
 

@@ -23,7 +23,21 @@ from decimal import Decimal
 
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import DateTime, and_, cast, func, literal_column, or_, select
+from sqlalchemy import (
+    BigInteger,
+    DateTime,
+    Integer,
+    String,
+    and_,
+    cast,
+    func,
+    literal,
+    literal_column,
+    null,
+    or_,
+    select,
+    union_all,
+)
 
 from core.auth.models import Team, User
 from core.batches.models import Batch
@@ -76,45 +90,56 @@ def end_of_paid_day(scope: Scope):
     return func.datetime(Payment.paid_on, "+1 day", f"{minutes:+d} minutes")
 
 
-def attributed_payments(scope: Scope, *extra_columns):
+def cents(column):
+    """SQL: a money column in whole cents. Sums of cents are exact on both databases (SQLite
+    would add the amounts as floating point), so a total equals the sum of its rows."""
+    return cast(func.round(column * 100), BigInteger)
+
+
+def from_cents(value) -> Decimal:
+    """A sum of :func:`cents` as money."""
+    return (Decimal(int(value or 0)) / 100).quantize(CENT)
+
+
+def attributed_payments(scope: Scope, *extra_columns, attribute: bool = True):
     """``select`` of the scope's counted payments with whom they are attributed to.
 
     Columns: ``payment_id``, ``case_id``, ``contract_id``, ``batch_id``, ``amount``,
     ``paid_on``, ``holder_id`` (None: not held), ``team_id``, then ``extra_columns``.
     Narrowed by the scope's users: a payment attributed to one of them, or (for a team
-    leader or a team filter) to their team.
+    leader or a team filter) to their team. With ``attribute=False`` and a scope of
+    everyone's figures, the holders' history is not read (``holder_id`` and ``team_id`` are
+    then None): what a breakdown by client, contract or batch needs.
     """
+    attribute = attribute or scope.user_ids is not None
     instant = end_of_paid_day(scope)
     holder = User.__table__.alias("holder")
     team_id = func.coalesce(CaseAssignment.team_id, holder.c.team_id)
-    query = (
-        select(
-            Payment.id.label("payment_id"),
-            Payment.case_id.label("case_id"),
-            Case.contract_id.label("contract_id"),
-            Case.batch_id.label("batch_id"),
-            Payment.amount.label("amount"),
-            Payment.paid_on.label("paid_on"),
-            CaseAssignment.user_id.label("holder_id"),
-            team_id.label("team_id"),
-            *extra_columns,
-        )
-        .join(Case, Case.id == Payment.case_id)
-        .outerjoin(
+    query = select(
+        Payment.id.label("payment_id"),
+        Payment.case_id.label("case_id"),
+        Case.contract_id.label("contract_id"),
+        Case.batch_id.label("batch_id"),
+        Payment.amount.label("amount"),
+        Payment.paid_on.label("paid_on"),
+        (CaseAssignment.user_id if attribute else null()).label("holder_id"),
+        (team_id if attribute else null()).label("team_id"),
+        *extra_columns,
+    ).join(Case, Case.id == Payment.case_id)
+    if attribute:
+        query = query.outerjoin(
             CaseAssignment,
             and_(
                 CaseAssignment.case_id == Payment.case_id,
                 CaseAssignment.assigned_at < instant,
                 or_(CaseAssignment.ended_at.is_(None), CaseAssignment.ended_at >= instant),
             ),
-        )
-        .outerjoin(holder, holder.c.id == CaseAssignment.user_id)
-        .where(
-            Payment.status == CONFIRMED,
-            Payment.paid_on >= scope.filter.start,
-            Payment.paid_on <= scope.filter.end,
-            Case.contract_id.in_(scope.contract_ids),
-        )
+        ).outerjoin(holder, holder.c.id == CaseAssignment.user_id)
+    query = query.where(
+        Payment.status == CONFIRMED,
+        Payment.paid_on >= scope.filter.start,
+        Payment.paid_on <= scope.filter.end,
+        Case.contract_id.in_(scope.contract_ids),
     )
     if scope.filter.batch is not None:
         query = query.where(Case.batch_id == scope.filter.batch)
@@ -128,50 +153,70 @@ def attributed_payments(scope: Scope, *extra_columns):
 
 # -- the report ------------------------------------------------------------------------------
 
+PERIOD, GROUP, TOTAL = "period", "group", "total"
 
-def _period_table(scope: Scope, paid) -> Table:
-    period = scope.filter.period
-    label = period_of_day(paid.c.paid_on, period).label("label")
-    rows = {
-        key: (count, cases, total)
-        for key, count, cases, total in db.session.execute(
-            select(
-                label,
-                func.count(paid.c.payment_id),
-                func.count(paid.c.case_id.distinct()),
-                func.sum(paid.c.amount),
-            ).group_by(label)
-        )
-    }
-    count, cases, total = db.session.execute(
-        select(
-            func.count(paid.c.payment_id),
-            func.count(paid.c.case_id.distinct()),
-            func.sum(paid.c.amount),
-        )
-    ).one()
+
+def _figures(scope: Scope):
+    """The payments' figures per period, per group and in total, in one statement (the
+    payments and their holders are read once): ``(per_period, per_group, total)`` where
+    per_period maps a label to ``(payments, cases, recovered)``, per_group a key to
+    ``(payments, recovered)``, and total is ``(payments, cases, recovered)``."""
+    group = scope.filter.group
+    extra = [Contract.client_id.label("client_id")] if group == "client" else []
+    query = attributed_payments(
+        scope, cents(Payment.amount).label("cents"), *extra, attribute=group in HOLDER_GROUPS
+    )
+    if group == "client":
+        query = query.join(Contract, Contract.id == Case.contract_id)
+    paid = query.cte("paid").prefix_with("MATERIALIZED")
+    key = {
+        "client": paid.c.client_id if group == "client" else None,
+        "contract": paid.c.contract_id,
+        "batch": paid.c.batch_id,
+        "team": paid.c.team_id,
+        "collector": paid.c.holder_id,
+    }[group]
+    label = period_of_day(paid.c.paid_on, scope.filter.period)
+    no_label, no_key = cast(null(), String), cast(null(), Integer)
+    count, cases_paid = func.count(paid.c.payment_id), func.count(paid.c.case_id.distinct())
+    recovered = func.sum(paid.c.cents)
+    statement = union_all(
+        select(literal(PERIOD), label, no_key, count, cases_paid, recovered).group_by(label),
+        select(literal(GROUP), no_label, key, count, literal(0), recovered).group_by(key),
+        select(literal(TOTAL), no_label, no_key, count, cases_paid, recovered),
+    )
+    per_period, per_group, total = {}, {}, (0, 0, ZERO)
+    for part, period_label, group_key, n, n_cases, sum_cents in db.session.execute(statement):
+        if part == PERIOD:
+            per_period[period_label] = (n, n_cases, from_cents(sum_cents))
+        elif part == GROUP:
+            per_group[group_key] = (n, from_cents(sum_cents))
+        else:
+            total = (n, n_cases, from_cents(sum_cents))
+    return per_period, per_group, total
+
+
+def _period_table(scope: Scope, per_period, total) -> Table:
     columns = [
         Column("period", _("Period"), TEXT),
         Column("payments", _("Payments"), INT),
         Column("cases", _("Cases paid"), INT),
         Column("recovered", _("Recovered"), MONEY),
     ]
-    out = []
-    for key in period_labels(scope.filter.start, scope.filter.end, period):
-        found = rows.get(key, (0, 0, None))
-        out.append(
-            {"period": key, "payments": found[0], "cases": found[1], "recovered": money(found[2])}
-        )
+    rows = []
+    for key in period_labels(scope.filter.start, scope.filter.end, scope.filter.period):
+        n, n_cases, recovered = per_period.get(key, (0, 0, ZERO))
+        rows.append({"period": key, "payments": n, "cases": n_cases, "recovered": recovered})
     return Table(
         key="recovery_by_period",
         title=_("Recovered per period"),
         columns=columns,
-        rows=out,
+        rows=rows,
         totals={
             "period": _("Total"),
-            "payments": count,
-            "cases": cases,
-            "recovered": money(total),
+            "payments": total[0],
+            "cases": total[1],
+            "recovered": total[2],
         },
         chart=Chart("line", "period", ("recovered",), _("Recovered")),
         note=_(
@@ -212,35 +257,31 @@ def _case_group_key(group: str):
 def _entrusted_of_cases(scope: Scope, group: str):
     """Per client/contract/batch: ``{key: (cases, entrusted)}`` of the scope's cases, and the
     totals, counted over the cases as they stand (``Scope.case_conditions``)."""
-    key = _case_group_key(group).label("key")
-    base = select(Case.id, Case.entrusted_amount, key).join(
-        Contract, Contract.id == Case.contract_id
-    )
-    cases = base.where(*scope.case_conditions()).subquery()
-    per_group = {
-        k: (n, money(total))
-        for k, n, total in db.session.execute(
-            select(
-                cases.c.key, func.count(cases.c.id), func.sum(cases.c.entrusted_amount)
-            ).group_by(cases.c.key)
-        )
-    }
-    n, total = db.session.execute(
-        select(func.count(cases.c.id), func.sum(cases.c.entrusted_amount))
-    ).one()
-    return per_group, (n, money(total))
+    key = _case_group_key(group)
+    amount = func.sum(cents(Case.entrusted_amount))
+    conditions = scope.case_conditions()
+    per_group = select(key, func.count(Case.id), amount).where(*conditions).group_by(key)
+    if group == "client":
+        per_group = per_group.join(Contract, Contract.id == Case.contract_id)
+    found = {k: (n, from_cents(total)) for k, n, total in db.session.execute(per_group)}
+    n, total = db.session.execute(select(func.count(Case.id), amount).where(*conditions)).one()
+    return found, (n, from_cents(total))
 
 
-def _entrusted_of_holders(scope: Scope, group: str):
+def entrusted_of_holders(scope: Scope, group: str):
     """Per team/collector: ``{key: (cases, entrusted)}`` of the cases they held at any time
     in the period (an assignment overlapping it), each case once per holder; and the totals
-    over those cases, each case once."""
+    over those cases, each case once. One statement: the history is read once."""
     start, end = utc_bounds(scope.filter.start, scope.filter.end_exclusive)
     holder = User.__table__.alias("holder")
     team_id = func.coalesce(CaseAssignment.team_id, holder.c.team_id)
     key = (CaseAssignment.user_id if group == "collector" else team_id).label("key")
     held = (
-        select(CaseAssignment.case_id.label("case_id"), key)
+        select(
+            CaseAssignment.case_id.label("case_id"),
+            key,
+            cents(Case.entrusted_amount).label("cents"),
+        )
         .join(Case, Case.id == CaseAssignment.case_id)
         .outerjoin(holder, holder.c.id == CaseAssignment.user_id)
         .where(
@@ -257,46 +298,35 @@ def _entrusted_of_holders(scope: Scope, group: str):
         if scope.team_ids:
             mine = mine | team_id.in_(scope.team_ids)
         held = held.where(mine)
-    pairs = held.distinct().subquery()
-    per_group = {
-        k: (n, money(total))
-        for k, n, total in db.session.execute(
-            select(pairs.c.key, func.count(pairs.c.case_id), func.sum(Case.entrusted_amount))
-            .join(Case, Case.id == pairs.c.case_id)
-            .group_by(pairs.c.key)
-        )
-    }
-    distinct_cases = select(pairs.c.case_id).distinct().subquery()
-    n, total = db.session.execute(
-        select(func.count(distinct_cases.c.case_id), func.sum(Case.entrusted_amount)).join(
-            Case, Case.id == distinct_cases.c.case_id
-        )
-    ).one()
-    return per_group, (n, money(total))
+    pairs = held.distinct().cte("held").prefix_with("MATERIALIZED")
+    each_case = select(pairs.c.case_id, pairs.c.cents).distinct().subquery("each_case")
+    statement = union_all(
+        select(literal(GROUP), pairs.c.key, func.count(pairs.c.case_id), func.sum(pairs.c.cents))
+        .group_by(pairs.c.key),
+        select(literal(TOTAL), cast(null(), Integer), func.count(each_case.c.case_id),
+               func.sum(each_case.c.cents)),
+    )  # fmt: skip
+    per_group, total = {}, (0, ZERO)
+    for part, k, n, sum_cents in db.session.execute(statement):
+        if part == GROUP:
+            per_group[k] = (n, from_cents(sum_cents))
+        else:
+            total = (n, from_cents(sum_cents))
+    return per_group, total
 
 
-def _group_table(scope: Scope, paid) -> Table:
+#: The name the rankings first used.
+_entrusted_of_holders = entrusted_of_holders
+HOLDER_GROUPS = ("team", "collector")
+
+
+def _group_table(scope: Scope, recovered, total) -> Table:
     group = scope.filter.group
-    if group in ("team", "collector"):
-        key = paid.c.team_id if group == "team" else paid.c.holder_id
-        recovered_query = select(key, func.count(paid.c.payment_id), func.sum(paid.c.amount))
-        entrusted, (total_cases, total_entrusted) = _entrusted_of_holders(scope, group)
+    if group in HOLDER_GROUPS:
+        entrusted, (total_cases, total_entrusted) = entrusted_of_holders(scope, group)
     else:
-        key = {
-            "client": Contract.client_id,
-            "contract": paid.c.contract_id,
-            "batch": paid.c.batch_id,
-        }[group]
-        recovered_query = select(key, func.count(paid.c.payment_id), func.sum(paid.c.amount)).join(
-            Contract, Contract.id == paid.c.contract_id
-        )
         entrusted, (total_cases, total_entrusted) = _entrusted_of_cases(scope, group)
-    recovered = {
-        k: (n, money(total)) for k, n, total in db.session.execute(recovered_query.group_by(key))
-    }
-    count, total = db.session.execute(
-        select(func.count(paid.c.payment_id), func.sum(paid.c.amount))
-    ).one()
+    count, total_recovered = total[0], total[2]
     names = _names(group, set(entrusted) | set(recovered))
     nobody = {
         "client": _("(no client)"),
@@ -320,7 +350,7 @@ def _group_table(scope: Scope, paid) -> Table:
             }
         )
     rows.sort(key=lambda row: (row["name"] == nobody, row["name"]))
-    if group in ("team", "collector"):
+    if group in HOLDER_GROUPS:
         note = _(
             "Entrusted: the entrusted amount of the cases each held at any time in the period "
             "(a case held by two counts for both; once in the total). Recovered: payments on "
@@ -350,9 +380,9 @@ def _group_table(scope: Scope, paid) -> Table:
             "name": _("Total"),
             "entrusted": total_entrusted,
             "cases": total_cases,
-            "recovered": money(total),
+            "recovered": total_recovered,
             "payments": count,
-            "rate": rate(money(total), total_entrusted),
+            "rate": rate(total_recovered, total_entrusted),
         },
         chart=Chart("bar", "name", ("recovered",), _("Recovered")),
         note=note,
@@ -368,8 +398,10 @@ def recovery(scope: Scope) -> ReportResult:
     """Recovered money per period and per group, with the recovery rate."""
     if scope.empty:
         scope = _nothing(scope)
-    paid = attributed_payments(scope).subquery("paid")
-    return ReportResult(tables=[_period_table(scope, paid), _group_table(scope, paid)])
+    per_period, per_group, total = _figures(scope)
+    return ReportResult(
+        tables=[_period_table(scope, per_period, total), _group_table(scope, per_group, total)]
+    )
 
 
 def _nothing(scope: Scope) -> Scope:

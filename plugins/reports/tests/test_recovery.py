@@ -138,7 +138,7 @@ def test_days_show_every_day_of_the_period(db, seed):
 # -- who gets the payment --------------------------------------------------------------------
 
 
-def test_a_payment_belongs_to_who_held_the_case_at_the_end_of_the_day(db, seed):
+def test_a_payment_belongs_to_who_held_the_case_at_the_end_of_the_day(db, seed, english):
     _, by_group = build(seed.manager, group="collector")
     rows = {row["name"]: row for row in by_group.rows}
     expected = defaultdict(Decimal)
@@ -157,7 +157,7 @@ def test_a_payment_belongs_to_who_held_the_case_at_the_end_of_the_day(db, seed):
     ) + Decimal("300.00")
 
 
-def test_teams_get_their_members_payments(db, seed):
+def test_teams_get_their_members_payments(db, seed, english):
     _, by_group = build(seed.manager, group="team")
     rows = {row["name"]: row["recovered"] for row in by_group.rows}
     expected = defaultdict(Decimal)
@@ -170,7 +170,7 @@ def test_teams_get_their_members_payments(db, seed):
     }
 
 
-def test_entrusted_of_collectors_is_what_they_held_in_the_period(db, seed):
+def test_entrusted_of_collectors_is_what_they_held_in_the_period(db, seed, english):
     _, by_group = build(seed.manager, group="collector")
     rows = {row["name"]: row for row in by_group.rows}
     held_by_li = ["a1_li", "a1_moved", "a1_pooled"]  # off1 is on a contract without reports
