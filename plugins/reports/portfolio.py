@@ -90,20 +90,25 @@ def stock_figures(scope: Scope) -> tuple[dict, dict, dict, tuple]:
 
     One scan of ``cases``: ``GROUP BY status, bucket, area``, with the sums per status, per
     bucket, per area and overall taken by window functions over those groups, in the same
-    statement (four ``GROUP BY`` queries read the million rows four times; measured 1.6 s
-    against 1.1 s on SQLite at 1M cases). Every figure is summed by the database.
+    statement (four ``GROUP BY`` queries read the rows four times: at 1M cases on SQLite,
+    1.6 s of CPU against 0.95 s). Every figure is summed by the database.
     """
+    # Grouped by expressions, not the bare columns: on the bare ones SQLite walks the status
+    # index and fetches every row from the table in that order, 15 % slower than a plain
+    # scan (the groups are sorted either way).
+    keys = [
+        func.coalesce(column, "").label(column.key)
+        for column in (Case.status, Case.bucket, Case.area)
+    ]
     groups = (
         select(
-            Case.status,
-            Case.bucket,
-            Case.area,
+            *keys,
             func.count().label("cases"),
             money_sum(Case.entrusted_amount).label("entrusted"),
             money_sum(Case.balance).label("balance"),
         )
         .where(*scope.case_conditions())
-        .group_by(Case.status, Case.bucket, Case.area)
+        .group_by(*keys)
         .subquery()
     )
     measures = (groups.c.cases, groups.c.entrusted, groups.c.balance)
