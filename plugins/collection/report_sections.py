@@ -293,9 +293,9 @@ def scorecard(contract, start: date, end: date, scope) -> ReportSection:
 
     contract_cases = select(Case.id).where(Case.contract_id == contract.id)
     add(_attempts(contract, contract_cases, begin, finish, scope), "attempts", "right_party")
-    add(_promises_made(contract_cases, begin, finish, scope), "promises_made")
     add(
-        _promises_judged(contract_cases, begin, finish, scope),
+        _promises(contract_cases, begin, finish, scope),
+        "promises_made",
         "promises_kept",
         "promises_broken",
         "promises_judged",
@@ -382,34 +382,25 @@ def _attempts(contract, contract_cases, begin, finish, scope):
     )
 
 
-def _promises_made(contract_cases, begin, finish, scope):
-    return (
-        select(Promise.user_id, func.count(Promise.id))
-        .where(
-            Promise.case_id.in_(contract_cases),
-            Promise.created_at >= begin,
-            Promise.created_at < finish,
-            *_in_scope(Promise.user_id, scope),
-        )
-        .group_by(Promise.user_id)
+def _promises(contract_cases, begin, finish, scope):
+    """Promises made in the period, and those judged kept or broken in it (a replaced
+    promise is never judged): one read of the contract's promises for both."""
+    made = (Promise.created_at >= begin) & (Promise.created_at < finish)
+    judged = (
+        Promise.status.in_((PROMISE_KEPT, PROMISE_BROKEN))
+        & (Promise.evaluated_at >= begin)
+        & (Promise.evaluated_at < finish)
     )
-
-
-def _promises_judged(contract_cases, begin, finish, scope):
-    """Promises judged kept or broken in the period (a replaced promise is never judged)."""
     return (
         select(
             Promise.user_id,
-            _count(Promise.status == PROMISE_KEPT),
-            _count(Promise.status == PROMISE_BROKEN),
-            func.count(Promise.id),
+            _count(made),
+            _count(judged & (Promise.status == PROMISE_KEPT)),
+            _count(judged & (Promise.status == PROMISE_BROKEN)),
+            _count(judged),
         )
         .where(
-            Promise.case_id.in_(contract_cases),
-            Promise.status.in_((PROMISE_KEPT, PROMISE_BROKEN)),
-            Promise.evaluated_at >= begin,
-            Promise.evaluated_at < finish,
-            *_in_scope(Promise.user_id, scope),
+            Promise.case_id.in_(contract_cases), made | judged, *_in_scope(Promise.user_id, scope)
         )
         .group_by(Promise.user_id)
     )

@@ -244,3 +244,29 @@ def test_the_report_is_registered_with_its_period():
     from plugins.reports.framework import REPORTS
 
     assert REPORTS["activity"].uses_period and REPORTS["activity"].order == 30
+
+
+def test_a_scope_over_every_case_counts_the_same_without_looking_cases_up(
+    db, contract, make_user, english
+):
+    from plugins.reports.activity import covers_every_case
+    from tests.support.cases import make_cases
+
+    first, second = contract(modules=["reports"]), contract(modules=["reports"])
+    manager = make_user("manager", contracts=[first, second])
+    ann = make_user("collector", name="Ann", contracts=[first, second])
+    cases = make_cases(db, first, count=2) + make_cases(db, second, count=1)
+    for n, case in enumerate(cases):
+        for day in (1, 15, 31):
+            db.session.add(Activity(case_id=case.id, kind="contact", at=local(date(2026, 3, day)),
+                                    result="no_answer", user_id=ann.id,
+                                    promise_amount=Decimal("10.10") * (n + 1)))  # fmt: skip
+    db.session.commit()
+    scope, result = run(manager, period="month")
+    assert covers_every_case(scope)
+    assert figures(tables(result)["activity_by_period"].totals) == {
+        "records": 9, "promises": 9, "promised": Decimal("181.80")
+    }  # fmt: skip
+    narrowed, result = run(manager, contract=str(first.id))
+    assert not covers_every_case(narrowed)
+    assert tables(result)["activity_by_collector"].totals["records"] == 6
