@@ -15,7 +15,6 @@ A contract without the collection module adds records but no scorecard: a note s
 from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
-from decimal import Decimal
 
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
@@ -42,17 +41,13 @@ from plugins.reports.framework import (
     report,
     utc_bounds,
 )
+from plugins.reports.recovery import cents, from_cents
 from plugins.reports.sections import _merge as merge_sections
 from plugins.reports.sections import collect_sections
 
 SCORECARD = "collection.scorecard"
 DENIALS = "collection.denials"
 COMPLAINTS = "collection.complaints"
-CENT = Decimal("0.01")
-
-
-def _money(value) -> Decimal:
-    return Decimal(value or 0).quantize(CENT)
 
 
 # -- contact records ---------------------------------------------------------------------------
@@ -100,11 +95,12 @@ def covers_every_case(scope: Scope) -> bool:
 
 
 def _figures():
-    """Records, promises taken (a promised amount on the record) and the amount promised."""
+    """Records, promises taken (a promised amount on the record) and the amount promised, in
+    whole cents (exact sums on SQLite too)."""
     return (
         func.count(Activity.id),
         func.count(Activity.promise_amount),
-        func.sum(Activity.promise_amount),
+        func.sum(cents(Activity.promise_amount)),
     )
 
 
@@ -124,11 +120,11 @@ def _record_columns() -> list[Column]:
     ]
 
 
-def _record_row(records, promises, promised) -> dict:
+def _record_row(records, promises, promised_cents) -> dict:
     return {
         "records": int(records or 0),
         "promises": int(promises or 0),
-        "promised": _money(promised),
+        "promised": from_cents(promised_cents),
     }
 
 

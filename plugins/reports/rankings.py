@@ -43,7 +43,7 @@ from plugins.reports.framework import (
     rate,
     report,
 )
-from plugins.reports.recovery import _entrusted_of_holders, attributed_payments, money
+from plugins.reports.recovery import attributed_payments, cents, entrusted_of_holders, from_cents
 
 RECOVERY, KEPT, CONTACT, COMPLIANCE, COMPLAINTS = (
     "recovery_rate",
@@ -144,10 +144,11 @@ class Entry:
 
 
 def _recovered(scope: Scope, group: str) -> dict:
+    """Recovered per collector or team, as the recovery report attributes payments."""
     paid = attributed_payments(scope).subquery("paid")
     key = paid.c.holder_id if group == "collector" else paid.c.team_id
-    query = select(key, func.sum(paid.c.amount)).where(key.is_not(None)).group_by(key)
-    return {k: money(total) for k, total in db.session.execute(query)}
+    query = select(key, func.sum(cents(paid.c.amount))).where(key.is_not(None)).group_by(key)
+    return {k: from_cents(total) for k, total in db.session.execute(query)}
 
 
 def _scorecard_sums(figures: UserFigures, members: dict[int, list[int]]) -> dict:
@@ -170,7 +171,7 @@ def _scorecard_sums(figures: UserFigures, members: dict[int, list[int]]) -> dict
 def entries(scope: Scope, group: str, figures: UserFigures) -> list[Entry]:
     """The collectors (``group="collector"``) or teams who held cases in the period, with
     their figures."""
-    held, _totals = _entrusted_of_holders(scope, group)
+    held, _totals = entrusted_of_holders(scope, group)
     keys = [k for k in held if k is not None]
     if not keys:
         return []
@@ -191,10 +192,12 @@ def entries(scope: Scope, group: str, figures: UserFigures) -> list[Entry]:
     sums = {"ratios": {}, "complaints": {}}
     if figures.section is not None:
         sums = _scorecard_sums(figures, members)
-        with_module = Scope(
-            scope.user, scope.filter, figures.contract_ids, scope.user_ids, scope.team_ids
-        )
-        counted, _totals = _entrusted_of_holders(with_module, group)
+        counted = held
+        if set(figures.contract_ids) != set(scope.contract_ids):  # some without the module
+            with_module = Scope(
+                scope.user, scope.filter, figures.contract_ids, scope.user_ids, scope.team_ids
+            )
+            counted, _totals = entrusted_of_holders(with_module, group)
         collection_cases = {k: n for k, (n, _amount) in counted.items()}
     out = []
     for key in keys:
