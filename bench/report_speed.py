@@ -441,7 +441,7 @@ def snapshot_statements(table) -> list[tuple[str, dict]]:
     january += [bucket_sql("(days_overdue - 59)"), "status", "balance", "''", ":taken"]
     rolled = bucket_sql("(c.days_overdue - 28)")
     february += [
-        f"CASE (s.case_id * 7919) % 10 WHEN 0 THEN s.bucket WHEN 1 THEN 'M1' ELSE {rolled} END",
+        f"CASE s.case_id % 10 WHEN 0 THEN s.bucket WHEN 1 THEN 'M1' ELSE {rolled} END",
         "c.status",
         "c.balance",
         "s.bucket",
