@@ -15,7 +15,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 
-from sqlalchemy import and_, delete, func, insert, literal, select, update
+from sqlalchemy import and_, delete, func, insert, literal, or_, select, update
 
 from core.cases.filters import BUCKETS
 from core.cases.models import CLOSED, RETURNED, SETTLED, Case
@@ -105,26 +105,35 @@ def take_snapshot(month: date) -> int:
 
 
 def _relink_next_month(month: date) -> None:
-    """Give the next month's snapshot (when taken already) this month's buckets as previous."""
+    """Give the next month's snapshot (when taken already) this month's buckets as previous.
+
+    Only the rows whose previous bucket or status changed are written (a join, then the
+    cases no longer in this month): most of a million rows stay as they are.
+    """
     following = next_month(month)
     if not months_taken([following]):
         return
-    now = BucketSnapshot.__table__.alias("now")
-
-    def of_month(column):
-        return (
-            select(column)
-            .where(now.c.month == month, now.c.case_id == BucketSnapshot.case_id)
-            .scalar_subquery()
-        )
-
+    later, now = BucketSnapshot, BucketSnapshot.__table__.alias("now")
     db.session.execute(
-        update(BucketSnapshot)
-        .where(BucketSnapshot.month == following)
-        .values(
-            previous_bucket=func.coalesce(of_month(now.c.bucket), ""),
-            previous_status=func.coalesce(of_month(now.c.status), ""),
+        update(later)
+        .where(
+            later.month == following,
+            now.c.month == month,
+            now.c.case_id == later.case_id,
+            or_(later.previous_bucket != now.c.bucket, later.previous_status != now.c.status),
         )
+        .values(previous_bucket=now.c.bucket, previous_status=now.c.status)
+        .execution_options(synchronize_session=False)
+    )
+    in_month = select(now.c.case_id).where(now.c.month == month, now.c.case_id == later.case_id)
+    db.session.execute(
+        update(later)
+        .where(
+            later.month == following,
+            or_(later.previous_bucket != "", later.previous_status != ""),
+            ~in_month.exists(),
+        )
+        .values(previous_bucket="", previous_status="")
         .execution_options(synchronize_session=False)
     )
 
