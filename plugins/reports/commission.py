@@ -138,7 +138,7 @@ def _month_table(scope: Scope, found, total) -> Table:
             Column("month", _("Month"), TEXT),
             Column("payments", _("Payments"), INT),
             Column("recovered", _("Recovered"), MONEY),
-            Column("commission", _("Commission"), MONEY),
+            Column("commission", _("Commission amount"), MONEY),
         ],
         rows=rows,
         totals={
@@ -205,7 +205,7 @@ def _itemised_table(scope: Scope, total) -> Table:
             Column("bucket", _("Bucket"), TEXT),
             Column("amount", _("Amount"), MONEY),
             Column("rate", _("Rate"), RATE),
-            Column("commission", _("Commission"), MONEY),
+            Column("commission", _("Commission amount"), MONEY),
         ],
         rows=rows,
         totals={
@@ -226,7 +226,7 @@ def _tiers_link() -> str:
 
 @report(
     "commission",
-    _l("Commission"),
+    _l("Commission statement"),
     permission="reports.commission",
     filters=("client", "contract", "batch"),
     order=50,

@@ -49,6 +49,7 @@ from plugins.reports.framework import (
     GROUPS,
     INT,
     MONEY,
+    PERIODS,
     RATE,
     TEXT,
     Chart,
@@ -198,7 +199,8 @@ def _figures(scope: Scope):
 
 def _period_table(scope: Scope, per_period, total) -> Table:
     columns = [
-        Column("period", _("Period"), TEXT),
+        # "Day", "Week" or "Month": a bare "Period" reads as a contract's term in Chinese.
+        Column("period", str(PERIODS[scope.filter.period]), TEXT),
         Column("payments", _("Payments"), INT),
         Column("cases", _("Cases paid"), INT),
         Column("recovered", _("Recovered"), MONEY),
