@@ -1,7 +1,16 @@
-"""What a module adds to the reports: a titled table of figures (``report_sections`` hook)."""
+"""What a module adds to the reports: a titled table of figures (``report_sections`` hook).
+
+The hook is asked once per contract. A report over many contracts wraps its asking in
+:func:`one_pass`; a module may then read its figures for every contract of the pass in one
+statement (:func:`shared`) and hand each contract its part, instead of reading the period's
+rows once per contract.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 
 
@@ -43,3 +52,33 @@ class ReportSection:
     user_key: str = ""
     #: Figures the reports may combine across contracts and rank users by (see Measure).
     measures: tuple[Measure, ...] = ()
+
+
+#: The contracts of the report being built, and what modules computed for them so far.
+_PASS: ContextVar[dict | None] = ContextVar("report_sections_pass", default=None)
+
+
+@contextmanager
+def one_pass(contract_ids) -> Iterator[None]:
+    """While a report asks the sections of ``contract_ids``: :func:`shared` computes once."""
+    token = _PASS.set({"contracts": sorted(set(contract_ids)), "values": {}})
+    try:
+        yield
+    finally:
+        _PASS.reset(token)
+
+
+def shared(key, contract_id: int, compute: Callable[[list[int]], dict]):
+    """``compute(contract_ids)[contract_id]``: figures keyed by contract.
+
+    Inside :func:`one_pass` whose contracts include ``contract_id``, ``compute`` runs once
+    per ``key`` for all the pass's contracts, and each call returns its contract's part;
+    otherwise it runs for ``contract_id`` alone. ``key`` must name everything the figures
+    depend on besides the contracts (the period, who asks). Missing: ``None``.
+    """
+    memo = _PASS.get()
+    if memo is None or contract_id not in memo["contracts"]:
+        return compute([contract_id]).get(contract_id)
+    if key not in memo["values"]:
+        memo["values"][key] = compute(memo["contracts"])
+    return memo["values"][key].get(contract_id)

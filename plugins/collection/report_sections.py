@@ -13,7 +13,7 @@ from datetime import date, datetime, time, timedelta
 from decimal import Decimal
 
 from flask_babel import gettext as _
-from sqlalchemy import Integer, String, cast, false, func, literal, or_, select
+from sqlalchemy import Integer, String, cast, func, literal, or_, select
 from sqlalchemy import case as when
 
 from core.audit.models import AuditEntry
@@ -21,7 +21,7 @@ from core.auth.models import User
 from core.cases.models import Activity, Case, CaseAssignment
 from core.clients.services import can_see_contract
 from core.extensions import db
-from core.report_sections import Measure, ReportSection
+from core.report_sections import Measure, ReportSection, shared
 from core.types import agency_zone, utcnow
 from plugins.collection.complaints import CHANNELS
 from plugins.collection.models import (
@@ -280,26 +280,42 @@ def scorecard(contract, start: date, end: date, scope) -> ReportSection:
     """One row per user: attempts and right-party contacts, promises made and judged, first
     contacts due and made on time, complaints on the cases they held, gate refusals.
 
-    Each figure is one GROUP BY query per user; the rows merge those few aggregated rows.
+    Each figure is one GROUP BY query per user (records and promises per contract and user,
+    shared by the contracts of one report); the rows merge those few aggregated rows.
     """
     begin, finish = _bounds(start, end)
     figures: dict[int, dict] = {}
 
-    def add(query, *keys):
-        for user_id, *values in db.session.execute(query):
+    def add_rows(rows, *keys):
+        for user_id, *values in rows:
             row = figures.setdefault(user_id, dict.fromkeys(SCORECARD_FIGURES, 0))
             for key, value in zip(keys, values, strict=True):
                 row[key] += int(value or 0)
 
-    contract_cases = select(Case.id).where(Case.contract_id == contract.id)
-    add(_attempts(contract, contract_cases, begin, finish, scope), "attempts", "right_party")
-    add(
-        _promises(contract_cases, begin, finish, scope),
+    def add(query, *keys):
+        add_rows(db.session.execute(query), *keys)
+
+    # The period's records and promises of every contract the report asks about are read at
+    # once (core.report_sections.shared); this contract takes its part.
+    memo_key = (start, end, None if scope is None else tuple(scope))
+    reached = results_with_outcomes(contract, RIGHT_PARTY_OUTCOMES)
+    record_rows = shared(("collection.records", *memo_key), contract.id,
+                     lambda ids: _records(ids, begin, finish, scope))  # fmt: skip
+    add_rows(
+        ((user_id, n, n if result in reached else 0) for user_id, result, n in record_rows or ()),
+        "attempts",
+        "right_party",
+    )
+    promise_rows = shared(("collection.promises", *memo_key), contract.id,
+                       lambda ids: _promises(ids, begin, finish, scope))  # fmt: skip
+    add_rows(
+        promise_rows or (),
         "promises_made",
         "promises_kept",
         "promises_broken",
         "promises_judged",
     )
+    contract_cases = select(Case.id).where(Case.contract_id == contract.id)
     first_contacts = _first_contacts(contract, contract_cases, begin, finish, scope)
     if first_contacts is not None:
         add(first_contacts, "first_contacts_due", "first_contacts_on_time")
@@ -363,47 +379,59 @@ def _in_scope(column, scope) -> list:
     return [column.is_not(None)] if scope is None else [column.in_(scope)]
 
 
-def _attempts(contract, contract_cases, begin, finish, scope):
-    """Contact records (not the module's own SMS and letter entries) and those that reached
-    the debtor, by the result's outcome on this contract (imported wordings too)."""
-    reached = results_with_outcomes(contract, RIGHT_PARTY_OUTCOMES)
-    right_party = Activity.result.in_(sorted(reached)) if reached else false()
-    return (
-        select(Activity.user_id, func.count(Activity.id), _count(right_party))
+def _records(contract_ids, begin, finish, scope) -> dict[int, list]:
+    """contract → ``(user, result, records)``: contact records of the period per user and
+    result (the module's own SMS and letter entries aside), for every contract at once."""
+    query = (
+        select(Case.contract_id, Activity.user_id, Activity.result, func.count(Activity.id))
+        .select_from(Activity)
+        .join(Case, Case.id == Activity.case_id)
         .where(
-            Activity.case_id.in_(contract_cases),
+            Case.contract_id.in_(contract_ids),
             Activity.kind == "contact",
             Activity.at >= begin,
             Activity.at < finish,
             Activity.result.not_in(sorted(SYSTEM_RESULTS)),
             *_in_scope(Activity.user_id, scope),
         )
-        .group_by(Activity.user_id)
+        .group_by(Case.contract_id, Activity.user_id, Activity.result)
     )
+    found: dict[int, list] = {}
+    for contract_id, user_id, result, records in db.session.execute(query):
+        found.setdefault(contract_id, []).append((user_id, result, records))
+    return found
 
 
-def _promises(contract_cases, begin, finish, scope):
-    """Promises made in the period, and those judged kept or broken in it (a replaced
-    promise is never judged): one read of the contract's promises for both."""
+def _promises(contract_ids, begin, finish, scope) -> dict[int, list]:
+    """contract → ``(user, made, kept, broken, judged)``: promises made in the period, and
+    those judged kept or broken in it (a replaced promise is never judged)."""
     made = (Promise.created_at >= begin) & (Promise.created_at < finish)
     judged = (
         Promise.status.in_((PROMISE_KEPT, PROMISE_BROKEN))
         & (Promise.evaluated_at >= begin)
         & (Promise.evaluated_at < finish)
     )
-    return (
+    query = (
         select(
+            Case.contract_id,
             Promise.user_id,
             _count(made),
             _count(judged & (Promise.status == PROMISE_KEPT)),
             _count(judged & (Promise.status == PROMISE_BROKEN)),
             _count(judged),
         )
+        .join(Case, Case.id == Promise.case_id)
         .where(
-            Promise.case_id.in_(contract_cases), made | judged, *_in_scope(Promise.user_id, scope)
+            Case.contract_id.in_(contract_ids),
+            made | judged,
+            *_in_scope(Promise.user_id, scope),
         )
-        .group_by(Promise.user_id)
+        .group_by(Case.contract_id, Promise.user_id)
     )
+    found: dict[int, list] = {}
+    for contract_id, *figures in db.session.execute(query):
+        found.setdefault(contract_id, []).append(tuple(figures))
+    return found
 
 
 def _plus_hours(column, hours: int):

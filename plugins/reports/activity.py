@@ -24,6 +24,7 @@ from core.auth.models import User
 from core.cases.models import Activity, Case
 from core.clients.models import Contract
 from core.extensions import db
+from core.report_sections import one_pass
 from plugins.reports.framework import (
     INT,
     MONEY,
@@ -219,6 +220,13 @@ def records_tables(scope: Scope) -> list[Table]:
 # -- the collection module's per-user figures --------------------------------------------------
 
 
+def sections_of(scope: Scope) -> list:
+    """Every section the scope's contracts' modules add, asked in one pass: a module may read
+    its figures for all the contracts at once (core.report_sections.one_pass)."""
+    with one_pass(scope.contract_ids):
+        return collect_sections(scope)
+
+
 @dataclass
 class UserFigures:
     """A per-user section (one with ``user_key``) summed over the contracts that sent it."""
@@ -244,7 +252,7 @@ class UserFigures:
 def user_figures(scope: Scope, key: str, found=None) -> UserFigures:
     """Section ``key``'s rows summed per user over the scope's contracts (``found``: the
     answer of :func:`collect_sections`, if already asked), kept to the scope's users."""
-    found = collect_sections(scope) if found is None else found
+    found = sections_of(scope) if found is None else found
     result = UserFigures()
     for contract, section in found:
         if section.key != key or not section.user_key:
@@ -325,7 +333,7 @@ def activity(scope: Scope) -> ReportResult:
         scope = Scope(scope.user, scope.filter, [], [], [])
     tables = records_tables(scope)
     notes = []
-    found = collect_sections(scope)
+    found = sections_of(scope)
     figures = user_figures(scope, SCORECARD, found)
     if figures.section is not None:
         tables.append(scorecard_table(scope, figures))

@@ -380,3 +380,32 @@ def test_a_collector_sees_only_their_own_scorecard(scored):
     assert list(rows) == [scored["ann"].id]
     assert rows == {k: v for k, v in scorecard_rows(scored, scored["manager"]).items()
                     if k == scored["ann"].id}  # fmt: skip
+
+
+def test_one_pass_over_contracts_reads_them_at_once_with_the_same_figures(db, scored, contract):
+    """Inside one_pass the records and promises of every contract are read in one statement
+    each; every contract still gets its own figures, the same as asked alone."""
+    from sqlalchemy import event
+
+    from core.report_sections import one_pass
+
+    alone = scorecard_rows(scored, scored["manager"])
+    other = contract(modules=["collection"])
+    statements = []
+
+    def count(conn, cursor, statement, *args):
+        statements.append(statement)
+
+    event.listen(db.engine, "before_cursor_execute", count)
+    try:
+        with one_pass([scored["on"].id, other.id]):
+            together = scorecard_rows(scored, scored["manager"])
+            found = hooks_for(other).report_sections(
+                contract=other, start=scored["start"], end=scored["end"], user=scored["manager"]
+            )
+    finally:
+        event.remove(db.engine, "before_cursor_execute", count)
+    assert together == alone
+    assert by_key(found)["collection.scorecard"].rows == []
+    reads = [s for s in statements if "GROUP BY cases.contract_id, activities.user_id" in s]
+    assert len(reads) == 1
