@@ -33,7 +33,11 @@ def snapshot(month):
     """
     from core.audit.services import record
     from core.extensions import db
-    from plugins.reports.snapshots import default_snapshot_month, take_snapshot
+    from plugins.reports.snapshots import (
+        default_snapshot_month,
+        refresh_statistics,
+        take_snapshot,
+    )
 
     chosen = month.date().replace(day=1) if month else default_snapshot_month()
     count = take_snapshot(chosen)
@@ -45,4 +49,5 @@ def snapshot(month):
         username="cli",
     )
     db.session.commit()
+    refresh_statistics()
     click.echo(f"snapshot {chosen:%Y-%m}: {count} cases")

@@ -138,6 +138,22 @@ def _relink_next_month(month: date) -> None:
     )
 
 
+def refresh_statistics() -> None:
+    """Bring the planner's view of the snapshots up to date, after a snapshot was committed.
+
+    The roll-rate matrix reads a month from ``ix_reports_bucket_snapshots_movement`` alone.
+    PostgreSQL does so only for pages its visibility map marks all-visible (``VACUUM``; a
+    month just written otherwise costs a heap fetch a row: 1.26 s instead of 0.16 s at 1M
+    cases), and SQLite picks that index only with the table's statistics (``ANALYZE``).
+    """
+    if db.engine.dialect.name == "postgresql":
+        with db.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
+            connection.exec_driver_sql("VACUUM (ANALYZE) reports_bucket_snapshots")
+    else:
+        with db.engine.begin() as connection:
+            connection.exec_driver_sql("ANALYZE reports_bucket_snapshots")
+
+
 # -- the roll-rate matrix ----------------------------------------------------------------------
 
 
