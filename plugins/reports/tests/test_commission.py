@@ -234,3 +234,39 @@ def test_tiers_pages_are_for_managers(db, seed, client):
     )
     assert response.status_code == 403
     assert tiers_of(seed.contract_a1) == {}
+
+
+# -- the statement's page and file ---------------------------------------------------------------
+
+
+def test_the_statement_page_links_the_tiers_for_a_manager(db, seed, client):
+    sign_in(client, db, seed.manager)
+    page = client.get("/m/reports/commission?start=2026-03-01&end=2026-03-31")
+    assert page.status_code == 200
+    html = page.get_data(as_text=True)
+    assert "SEED-A1_LI" in html and "SEED-B1" in html and "SEED-OFF1" not in html
+    assert "/m/reports/commission-tiers" in html
+
+
+def test_a_collector_may_not_open_the_statement(db, seed, client):
+    sign_in(client, db, seed.li)
+    assert client.get("/m/reports/commission").status_code == 403
+
+
+def test_a_client_viewers_statement_and_file_hold_only_its_client(db, seed, client):
+    from io import BytesIO
+
+    from openpyxl import load_workbook
+
+    sign_in(client, db, seed.viewer_b)
+    page = client.get("/m/reports/commission?start=2026-03-01&end=2026-03-31")
+    assert page.status_code == 200
+    html = page.get_data(as_text=True)
+    assert "SEED-B1" in html and "SEED-A" not in html
+    assert "/m/reports/commission-tiers" not in html
+    xlsx = client.get("/m/reports/commission.xlsx?start=2026-03-01&end=2026-03-31")
+    assert xlsx.status_code == 200
+    workbook = load_workbook(BytesIO(xlsx.data))
+    cells = [str(c) for sheet in workbook for row in sheet.iter_rows(values_only=True) for c in row]
+    assert "SEED-B1" in cells and "SEED-B2" in cells
+    assert not [c for c in cells if c.startswith("SEED-A") or c == seed.contract_a1.number]
