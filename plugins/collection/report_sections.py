@@ -27,9 +27,11 @@ from plugins.collection.complaints import CHANNELS
 from plugins.collection.models import (
     COMPLAINT_OPEN,
     COMPLAINT_RESOLVED,
+    DEFAULT_FIRST_CONTACT_HOURS,
     PROMISE_BROKEN,
     PROMISE_KEPT,
     PROMISE_PENDING,
+    CollectionSettings,
     Complaint,
     Promise,
 )
@@ -40,7 +42,6 @@ from plugins.collection.results import (
     SYSTEM_RESULTS,
     results_with_outcomes,
 )
-from plugins.collection.work import first_contact_hours
 
 DENIED = "case.action_denied"
 
@@ -187,34 +188,46 @@ def promises(contract, start: date, end: date, scope) -> ReportSection:
             return func.coalesce(func.sum(Promise.amount), 0)
         return func.coalesce(func.sum(when((Promise.status == status, Promise.amount), else_=0)), 0)
 
-    query = (
-        select(
-            Promise.user_id,
-            User.display_name,
-            func.count(Promise.id),
-            amount(),
-            _count(Promise.status == PROMISE_KEPT),
-            amount(PROMISE_KEPT),
-            _count(Promise.status == PROMISE_BROKEN),
-            amount(PROMISE_BROKEN),
-            _count(Promise.status == PROMISE_PENDING),
-            amount(PROMISE_PENDING),
+    def read(contract_ids) -> dict[int, list]:
+        query = (
+            select(
+                Case.contract_id,
+                Promise.user_id,
+                User.display_name,
+                func.count(Promise.id),
+                amount(),
+                _count(Promise.status == PROMISE_KEPT),
+                amount(PROMISE_KEPT),
+                _count(Promise.status == PROMISE_BROKEN),
+                amount(PROMISE_BROKEN),
+                _count(Promise.status == PROMISE_PENDING),
+                amount(PROMISE_PENDING),
+            )
+            .join(Case, Case.id == Promise.case_id)
+            .outerjoin(User, User.id == Promise.user_id)
+            .where(
+                Case.contract_id.in_(contract_ids),
+                Promise.created_at >= begin,
+                Promise.created_at < finish,
+            )
+            .group_by(Case.contract_id, Promise.user_id, User.display_name)
         )
-        .join(Case, Case.id == Promise.case_id)
-        .outerjoin(User, User.id == Promise.user_id)
-        .where(
-            Case.contract_id == contract.id,
-            Promise.created_at >= begin,
-            Promise.created_at < finish,
-        )
-        .group_by(Promise.user_id, User.display_name)
-        .order_by(User.display_name, Promise.user_id)
+        if scope is not None:
+            query = query.where(Promise.user_id.in_(scope))
+        found: dict[int, list] = {}
+        for contract_id, *figures in db.session.execute(query):
+            found.setdefault(contract_id, []).append(tuple(figures))
+        return found
+
+    # Read for every contract of the report at once (core.report_sections.shared).
+    key = ("collection.promises_made", start, end, None if scope is None else tuple(scope))
+    found = sorted(
+        shared(key, contract.id, read) or (),
+        key=lambda row: (row[1] is None, row[1] or "", row[0] or 0),
     )
-    if scope is not None:
-        query = query.where(Promise.user_id.in_(scope))
     rows = []
     for _user_id, name, made, made_amount, kept, kept_amount, broken, broken_amount, pending, \
-            pending_amount in db.session.execute(query):  # fmt: skip
+            pending_amount in found:  # fmt: skip
         judged = int(kept) + int(broken)
         rows.append(
             {
@@ -315,10 +328,9 @@ def scorecard(contract, start: date, end: date, scope) -> ReportSection:
         "promises_broken",
         "promises_judged",
     )
-    contract_cases = select(Case.id).where(Case.contract_id == contract.id)
-    first_contacts = _first_contacts(contract, contract_cases, begin, finish, scope)
-    if first_contacts is not None:
-        add(first_contacts, "first_contacts_due", "first_contacts_on_time")
+    first_contacts = shared(("collection.first_contacts", *memo_key), contract.id,
+                            lambda ids: _first_contacts(ids, begin, finish, scope))  # fmt: skip
+    add_rows(first_contacts or (), "first_contacts_due", "first_contacts_on_time")
     add(_complaints_on_held_cases(contract, begin, finish, scope), "complaints")
     add(_refusals(contract, begin, finish, scope), "refusals")
 
@@ -446,52 +458,72 @@ def _instant(column):
     return column if db.engine.dialect.name == "postgresql" else func.datetime(column)
 
 
-def _first_contacts(contract, contract_cases, begin, finish, scope):
-    """Per holder: first-contact deadlines (首催时限) that fell in the period, up to now, and
-    how many of them the case's first contact met.
+def _first_contact_hours(contract_ids) -> dict[int, int]:
+    """contract → its first-contact deadline in hours (the default without settings)."""
+    found = dict.fromkeys(contract_ids, DEFAULT_FIRST_CONTACT_HOURS)
+    query = select(CollectionSettings.contract_id, CollectionSettings.first_contact_hours).where(
+        CollectionSettings.contract_id.in_(contract_ids)
+    )
+    found.update(db.session.execute(query).all())
+    return found
+
+
+def _first_contacts(contract_ids, begin, finish, scope) -> dict[int, list]:
+    """contract → ``(holder, due, on time)``: first-contact deadlines (首催时限) that fell in
+    the period, up to now, and how many of them the case's first contact met. One statement
+    per distinct deadline length (usually one for every contract).
 
     As the module keeps it (work.py), an assignment of a case nobody had contacted yet starts
     a deadline of the contract's ``first_contact_hours``; a holder who gave the case up before
     both the deadline and any contact is not judged on it (the next holder's deadline counts).
     """
-    hours = first_contact_hours(contract)
     cutoff = min(finish, utcnow())
+    found: dict[int, list] = {}
     if cutoff <= begin:
-        return None
+        return found
+    by_hours: dict[int, list[int]] = {}
+    for contract_id, hours in _first_contact_hours(contract_ids).items():
+        by_hours.setdefault(hours, []).append(contract_id)
     first_contact = (
         select(func.min(Activity.at))
         .where(Activity.case_id == CaseAssignment.case_id, Activity.kind == "contact")
         .correlate(CaseAssignment)
         .scalar_subquery()
     )
-    span = timedelta(hours=hours)
-    held = (
-        select(
-            CaseAssignment.user_id.label("user_id"),
-            CaseAssignment.assigned_at.label("assigned_at"),
-            CaseAssignment.ended_at.label("ended_at"),
-            first_contact.label("first_contact"),
+    for hours, ids in sorted(by_hours.items()):
+        span = timedelta(hours=hours)
+        held = (
+            select(
+                Case.contract_id.label("contract_id"),
+                CaseAssignment.user_id.label("user_id"),
+                CaseAssignment.assigned_at.label("assigned_at"),
+                CaseAssignment.ended_at.label("ended_at"),
+                first_contact.label("first_contact"),
+            )
+            .join(Case, Case.id == CaseAssignment.case_id)
+            .where(
+                Case.contract_id.in_(ids),
+                CaseAssignment.assigned_at >= begin - span,
+                CaseAssignment.assigned_at < cutoff - span,
+                *_in_scope(CaseAssignment.user_id, scope),
+            )
+            .subquery()
         )
-        .where(
-            CaseAssignment.case_id.in_(contract_cases),
-            CaseAssignment.assigned_at >= begin - span,
-            CaseAssignment.assigned_at < cutoff - span,
-            *_in_scope(CaseAssignment.user_id, scope),
+        deadline = _plus_hours(held.c.assigned_at, hours)
+        contacted_by_deadline = held.c.first_contact.is_not(None) & (
+            _instant(held.c.first_contact) <= deadline
         )
-        .subquery()
-    )
-    deadline = _plus_hours(held.c.assigned_at, hours)
-    contacted_by_deadline = held.c.first_contact.is_not(None) & (
-        _instant(held.c.first_contact) <= deadline
-    )
-    due = or_(held.c.first_contact.is_(None), held.c.first_contact >= held.c.assigned_at) & or_(
-        held.c.ended_at.is_(None),
-        _instant(held.c.ended_at) >= deadline,
-        held.c.first_contact <= held.c.ended_at,
-    )
-    return select(held.c.user_id, _count(due), _count(due & contacted_by_deadline)).group_by(
-        held.c.user_id
-    )
+        due = or_(held.c.first_contact.is_(None), held.c.first_contact >= held.c.assigned_at) & or_(
+            held.c.ended_at.is_(None),
+            _instant(held.c.ended_at) >= deadline,
+            held.c.first_contact <= held.c.ended_at,
+        )
+        query = select(
+            held.c.contract_id, held.c.user_id, _count(due), _count(due & contacted_by_deadline)
+        ).group_by(held.c.contract_id, held.c.user_id)
+        for contract_id, *figures in db.session.execute(query):
+            found.setdefault(contract_id, []).append(tuple(figures))
+    return found
 
 
 def _complaints_on_held_cases(contract, begin, finish, scope):
