@@ -3,8 +3,10 @@ computed here from the ``Case`` rows themselves, for each kind of user."""
 
 from __future__ import annotations
 
+import io
 from decimal import Decimal
 
+import openpyxl
 import pytest
 from flask_babel import force_locale
 from sqlalchemy import select
@@ -221,3 +223,26 @@ def test_portfolio_is_registered_with_its_charts(app):
 def test_portfolio_charts_draw_balance(db, seed):
     kinds = {t.key: t.chart.kind for t in build(seed.manager).tables}
     assert kinds == {"by_status": "pie", "by_bucket": "bar", "by_area": "bar"}
+
+
+def test_a_client_viewers_export_holds_only_its_clients_figures(client, db, seed, sign_in_as):
+    sign_in_as(seed.viewer_a)
+    response = client.get("/m/reports/portfolio.xlsx")
+    assert response.status_code == 200
+    book = openpyxl.load_workbook(io.BytesIO(response.data))
+    values = {c.value for sheet in book.worksheets for row in sheet.iter_rows() for c in row}
+    assert "杭州" not in values  # client B's only area
+    assert {"苏南", "苏北", "苏中"} <= values
+    client_a = {seed.contract_a1.id, seed.contract_a2.id}
+    balance = sum((c.balance for c in all_cases(db) if c.contract_id in client_a), Decimal(0))
+    totals = [row for row in book.worksheets[0].iter_rows() if row[0].value == "Total"]
+    assert totals and Decimal(str(totals[0][3].value)).quantize(Decimal("0.01")) == balance
+
+
+def test_portfolio_survives_the_job_round_trip(db, seed):
+    from plugins.reports.jobs import dump_result, load_result
+
+    result = build(seed.manager)
+    restored = load_result(dump_result(result))
+    for before, after in zip(result.tables, restored.tables, strict=True):
+        assert after.rows == before.rows and after.totals == before.totals

@@ -324,3 +324,12 @@ def test_report_pages_show_both_reports(client, db, two_months, sign_in_as):
     assert page.status_code == 200
     assert "Movements in 2026-02" in page.text
     assert client.get("/m/reports/portfolio").status_code == 200
+
+
+def test_roll_rates_survive_the_job_round_trip(db, two_months):
+    from plugins.reports.jobs import dump_result, load_result
+
+    result = build(two_months.manager, start="2026-01-01", end="2026-02-28")
+    restored = load_result(dump_result(result))
+    for before, after in zip(result.tables, restored.tables, strict=True):
+        assert after.rows == before.rows and after.totals == before.totals
