@@ -270,7 +270,7 @@ def user_figures(scope: Scope, key: str, found=None) -> UserFigures:
     return result
 
 
-def scorecard_table(scope: Scope, figures: UserFigures) -> Table:
+def scorecard_table(figures: UserFigures) -> Table:
     """The scorecard's figures per collector, with the rates its measures define."""
     section = figures.section
     # Every figure of the section but the user's id and name: they are counts.
@@ -336,7 +336,7 @@ def activity(scope: Scope) -> ReportResult:
     found = sections_of(scope)
     figures = user_figures(scope, SCORECARD, found)
     if figures.section is not None:
-        tables.append(scorecard_table(scope, figures))
+        tables.append(scorecard_table(figures))
     without = len(set(scope.contract_ids) - set(figures.contract_ids))
     if without:
         notes.append(
