@@ -44,7 +44,7 @@ from plugins.reports.framework import (
     report_contract_ids,
 )
 from plugins.reports.models import CommissionTier
-from plugins.reports.recovery import ZERO, attributed_payments, cents, from_cents, money
+from plugins.reports.recovery import ZERO, attributed_payments, cents, from_cents
 
 #: Beyond this many itemised lines the table's note points to the Excel file.
 PAGE_LINES = 500
@@ -169,16 +169,18 @@ def _itemised_table(scope: Scope, total) -> Table:
         lines.c.rate,
         lines.c.cents,
     ).order_by(lines.c.contract_number, lines.c.paid_on, lines.c.payment_id)
+    # A statement can run to hundreds of thousands of lines: each row is built plainly.
     rows = [
         {
             "paid_on": paid_on,
             "contract": number,
             "serial": serial,
-            "debtor": mask_name(debtor or ""),
+            "debtor": mask_name(debtor) if debtor else "",
             "bucket": bucket or "",
-            "amount": money(amount),
-            "rate": Decimal(rate).quantize(Decimal("0.0001")),
-            "commission": from_cents(earned),
+            # Numeric columns come back as Decimal with their scale (two, four places).
+            "amount": amount,
+            "rate": rate,
+            "commission": Decimal(earned).scaleb(-2),
         }
         for paid_on, number, serial, debtor, bucket, amount, rate, earned in db.session.execute(
             query
