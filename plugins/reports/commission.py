@@ -54,9 +54,8 @@ HUNDRED = Decimal(100)
 def commission_cents(amount, rate):
     """SQL: the commission of one payment in whole cents, rounded half-up (amounts are
     positive, so integer division rounds down)."""
-    amount_cents = cast(func.round(amount * 100), BigInteger)
     rate_units = cast(func.round(rate * 10000), BigInteger)
-    return (amount_cents * rate_units + 5000) // 10000
+    return (cents(amount) * rate_units + 5000) // 10000
 
 
 def _lines(scope: Scope):
