@@ -291,10 +291,67 @@ def _entrusted_of_cases(scope: Scope, group: str):
     return found, total
 
 
+def entrusted_held_at_end(scope: Scope, group: str):
+    """Per team/collector: ``{key: (cases, entrusted)}`` of the cases they held at the end of
+    the period (the assignment covering the instant the day after it begins, the rule that
+    attributes a payment), and the totals: each case has one holder then, so the totals are
+    the sums of the rows, taken in SQL over the grouped rows.
+
+    Why the end of the period and not "held at any time in it": at 1M cases the latter needs
+    every overlapping (holder, case) pair made distinct, 2.2-2.3 s on PostgreSQL for one
+    month before the payments are read; this takes 0.65 s. A case handed over mid-period
+    counts for its new holder only, while the payments before the hand-over stay the
+    previous holder's.
+    """
+    _start, end = utc_bounds(scope.filter.start, scope.filter.end_exclusive)
+    holder = User.__table__.alias("holder")
+    team_id = func.coalesce(CaseAssignment.team_id, holder.c.team_id)
+    # "+ 0": grouped by the holder's index, SQLite would read the history in user order and
+    # fetch each case at random (1.5 s at 1M cases instead of 0.5 s).
+    holder_key = CaseAssignment.user_id + 0
+    key = (holder_key if group == "collector" else team_id).label("key")
+    held = (
+        select(key, func.count(CaseAssignment.case_id).label("cases"),
+               func.sum(cents(Case.entrusted_amount)).label("cents"))
+        .join(Case, Case.id == CaseAssignment.case_id)
+        .outerjoin(holder, holder.c.id == CaseAssignment.user_id)
+        .where(
+            CaseAssignment.assigned_at < end,
+            or_(CaseAssignment.ended_at.is_(None), CaseAssignment.ended_at >= end),
+            Case.contract_id.in_(scope.contract_ids),
+            key.is_not(None),
+        )
+        .group_by(key)
+    )  # fmt: skip
+    if scope.filter.batch is not None:
+        held = held.where(Case.batch_id == scope.filter.batch)
+    if scope.user_ids is not None:
+        mine = CaseAssignment.user_id.in_(scope.user_ids)
+        if scope.team_ids:
+            mine = mine | team_id.in_(scope.team_ids)
+        held = held.where(mine)
+    grouped = held.cte("held").prefix_with("MATERIALIZED")
+    statement = union_all(
+        select(literal(GROUP), grouped.c.key, grouped.c.cases, grouped.c.cents),
+        select(literal(TOTAL), cast(null(), Integer), func.sum(grouped.c.cases),
+               func.sum(grouped.c.cents)),
+    )  # fmt: skip
+    per_group, total = {}, (0, ZERO)
+    for part, k, n, sum_cents in db.session.execute(statement):
+        if part == GROUP:
+            per_group[k] = (int(n), from_cents(sum_cents))
+        else:
+            total = (int(n or 0), from_cents(sum_cents))
+    return per_group, total
+
+
 def entrusted_of_holders(scope: Scope, group: str):
     """Per team/collector: ``{key: (cases, entrusted)}`` of the cases they held at any time
     in the period (an assignment overlapping it), each case once per holder; and the totals
-    over those cases, each case once. One statement: the history is read once."""
+    over those cases, each case once. One statement: the history is read once.
+
+    The rankings' measure; the recovery report counts :func:`entrusted_held_at_end` (faster:
+    no distinct pairs to make)."""
     start, end = utc_bounds(scope.filter.start, scope.filter.end_exclusive)
     holder = User.__table__.alias("holder")
     team_id = func.coalesce(CaseAssignment.team_id, holder.c.team_id)
@@ -346,7 +403,7 @@ HOLDER_GROUPS = ("team", "collector")
 def _group_table(scope: Scope, recovered, total) -> Table:
     group = scope.filter.group
     if group in HOLDER_GROUPS:
-        entrusted, (total_cases, total_entrusted) = entrusted_of_holders(scope, group)
+        entrusted, (total_cases, total_entrusted) = entrusted_held_at_end(scope, group)
     else:
         entrusted, (total_cases, total_entrusted) = _entrusted_of_cases(scope, group)
     count, total_recovered = total[0], total[2]
@@ -375,10 +432,11 @@ def _group_table(scope: Scope, recovered, total) -> Table:
     rows.sort(key=lambda row: (row["name"] == nobody, row["name"]))
     if group in HOLDER_GROUPS:
         note = _(
-            "Entrusted: the entrusted amount of the cases each held at any time in the period "
-            "(a case held by two counts for both; once in the total). Recovered: payments on "
-            "the day's end holder's cases (a payment on a case nobody held is not held, with "
-            "no entrusted amount). Rate: recovered ÷ entrusted."
+            "Entrusted: the entrusted amount of the cases each held at the end of the period. "
+            "Recovered: each payment goes to whoever held the case at the end of the day it "
+            "was paid (a case handed over mid-period: the payments before go to the previous "
+            "holder; a payment on a case nobody held is not held, with no entrusted amount). "
+            "Rate: recovered ÷ entrusted."
         )
     else:
         note = _(

@@ -170,24 +170,44 @@ def test_teams_get_their_members_payments(db, seed, english):
     }
 
 
-def test_entrusted_of_collectors_is_what_they_held_in_the_period(db, seed, english):
+def test_entrusted_of_collectors_and_teams_is_what_they_hold_at_the_end(db, seed, english):
+    held = defaultdict(lambda: [0, Decimal("0.00")])
+    by_team = defaultdict(lambda: [0, Decimal("0.00")])
+    for contract in reported(seed):
+        for case in db.session.scalars(select(Case).filter_by(contract_id=contract.id)):
+            holder, team = holder_at_end_of(db, case.id, date(2026, 3, 31))
+            for bucket, key in ((held, holder), (by_team, team)):
+                if key is not None:
+                    bucket[key][0] += 1
+                    bucket[key][1] += case.entrusted_amount
     _, by_group = build(seed.manager, group="collector")
     rows = {row["name"]: row for row in by_group.rows}
-    held_by_li = ["a1_li", "a1_moved", "a1_pooled"]  # off1 is on a contract without reports
-    li_entrusted = sum(seed.cases[name].entrusted_amount for name in held_by_li)
-    assert rows["李催收"]["entrusted"] == li_entrusted
-    assert rows["李催收"]["cases"] == 3
-    assert rows["李催收"]["rate"] == (rows["李催收"]["recovered"] / li_entrusted).quantize(
-        Decimal("0.0001")
-    )
+    for user in (seed.li, seed.wang, seed.zhao):
+        assert [rows[user.display_name]["cases"], rows[user.display_name]["entrusted"]] == (
+            held[user.id]
+        )
+    # a1_moved went to wang on 15 March, a1_pooled back to the pool on the 5th.
+    assert rows["李催收"]["entrusted"] == seed.cases["a1_li"].entrusted_amount
+    assert rows["李催收"]["rate"] == (
+        rows["李催收"]["recovered"] / rows["李催收"]["entrusted"]
+    ).quantize(Decimal("0.0001"))
     assert rows["(not held)"]["entrusted"] is None and rows["(not held)"]["rate"] is None
-    # a1_moved was held by both: counted for each, once in the total.
-    assert rows["王催收"]["entrusted"] == (
+    assert by_group.totals["entrusted"] == sum(row[1] for row in held.values())
+    assert by_group.totals["entrusted"] == sum(r["entrusted"] or 0 for r in by_group.rows)
+    assert by_group.totals["cases"] == sum(row["cases"] for row in by_group.rows)
+    _, by_group = build(seed.manager, group="team")
+    rows = {row["name"]: row for row in by_group.rows}
+    for team in (seed.east, seed.west):
+        assert [rows[team.name]["cases"], rows[team.name]["entrusted"]] == by_team[team.id]
+
+
+def test_a_collector_sees_the_entrusted_amount_they_hold(db, seed):
+    _, by_group = build(seed.wang, group="collector")
+    (row,) = by_group.rows
+    assert row["entrusted"] == (
         seed.cases["a1_moved"].entrusted_amount + seed.cases["b2"].entrusted_amount
     )
-    every_held = {c.id: c.entrusted_amount for n, c in seed.cases.items() if n not in (
-        "a1_never", "off1")}  # fmt: skip
-    assert by_group.totals["entrusted"] == sum(every_held.values())
+    assert by_group.totals["entrusted"] == row["entrusted"]
 
 
 def test_entrusted_of_contracts_is_their_cases(db, seed):
