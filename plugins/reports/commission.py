@@ -58,17 +58,26 @@ def commission_cents(amount, rate):
     return (cents(amount) * rate_units + 5000) // 10000
 
 
-def _lines(scope: Scope):
-    """The scope's payments with their contract, case, bucket, rate and commission cents."""
+def _lines(scope: Scope, *, itemised: bool = True):
+    """The scope's payments with their amount and commission in cents; ``itemised`` adds
+    what a statement line shows (contract, case, bucket, rate), which the monthly figures
+    do without (fewer columns to set aside)."""
     rate = func.coalesce(CommissionTier.rate, Contract.commission_rate)
-    return (
-        attributed_payments(
-            scope,
+    shown = (
+        [
             Case.serial.label("serial"),
             Case.name.label("debtor"),
             Case.bucket.label("bucket"),
             Contract.number.label("contract_number"),
             rate.label("rate"),
+        ]
+        if itemised
+        else []
+    )
+    return (
+        attributed_payments(
+            scope,
+            *shown,
             cents(Payment.amount).label("amount_cents"),
             commission_cents(Payment.amount, rate).label("cents"),
             attribute=False,
@@ -85,7 +94,7 @@ def _lines(scope: Scope):
 def _month_figures(scope: Scope):
     """``({(contract_id, month): (payments, recovered, commission)}, totals)`` in one
     statement: the payments are read once for the months and the total."""
-    lines = _lines(scope).cte("lines").prefix_with("MATERIALIZED")
+    lines = _lines(scope, itemised=False).cte("lines").prefix_with("MATERIALIZED")
     month = period_of_day(lines.c.paid_on, "month")
     figures = (
         func.count(lines.c.payment_id),
