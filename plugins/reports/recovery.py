@@ -14,6 +14,15 @@ the pool row's team, if any. The team is the assignment's team, else the holder'
 
 :func:`attributed_payments` is that selection, shared with the commission statement so the
 two reconcile to the cent.
+
+**Entrusted** (the rate's denominator): by client, contract or batch, the entrusted amount of
+the scope's cases as they stand; by team or collector, of the cases each holds at the end of
+the period (:func:`entrusted_held_at_end`). Sums are taken in whole cents, so every total
+equals the sum of its rows on SQLite as on PostgreSQL.
+
+Measured at 1M cases and 420k payments (``bench/report_speed.py``'s data, two slow cores):
+one month, any breakdown and user, 0.2-1.3 s on either database; six months by collector
+for a manager 2.1 s (PostgreSQL) and 3.3 s (SQLite), which the page runs as a job.
 """
 
 from __future__ import annotations
