@@ -28,6 +28,7 @@ from core.report_sections import one_pass
 from plugins.reports.framework import (
     INT,
     MONEY,
+    PERIODS,
     RATE,
     TEXT,
     Chart,
@@ -43,8 +44,7 @@ from plugins.reports.framework import (
     utc_bounds,
 )
 from plugins.reports.recovery import cents, from_cents
-from plugins.reports.sections import _merge as merge_sections
-from plugins.reports.sections import collect_sections
+from plugins.reports.sections import collect_sections, merge_sections
 
 SCORECARD = "collection.scorecard"
 DENIALS = "collection.denials"
@@ -163,7 +163,7 @@ def records_tables(scope: Scope) -> list[Table]:
     by_period = Table(
         key="activity_by_period",
         title=_("Contact records per period"),
-        columns=[Column("period", _("Period"), TEXT), *_record_columns()],
+        columns=[Column("period", str(PERIODS[period]), TEXT), *_record_columns()],
         rows=[
             {"period": key, **per_period.get(key, empty)}
             for key in period_labels(scope.filter.start, scope.filter.end, period)
@@ -207,7 +207,7 @@ def records_tables(scope: Scope) -> list[Table]:
         title=_("Contact records per collector and period"),
         columns=[
             Column("collector", _("Collector"), TEXT),
-            Column("period", _("Period"), TEXT),
+            Column("period", str(PERIODS[period]), TEXT),
             *_record_columns(),
         ],
         rows=detail_rows,

@@ -94,11 +94,11 @@ def module_sections(scope: Scope, keys: set[str] | None = None) -> list[Table]:
         merged.setdefault(section.key, []).append((contract, section))
     tables = []
     for key, parts in sorted(merged.items(), key=lambda item: (item[1][0][1].order, item[0])):
-        tables.append(_merge(key, parts))
+        tables.append(merge_sections(key, parts))
     return tables
 
 
-def _merge(key: str, parts: list[tuple[Contract, object]]) -> Table:
+def merge_sections(key: str, parts: list[tuple[Contract, object]]) -> Table:
     first = parts[0][1]
     contributing = [(c, s) for c, s in parts if s.rows]
     by_contract = len(contributing) > 1
