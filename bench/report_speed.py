@@ -691,6 +691,27 @@ def print_row(row: dict, flush: bool = False) -> None:
         )
 
 
+def build_missing_indexes(label: str) -> None:
+    """Build the indexes the models give the loaded tables that the database lacks (a
+    migration changed since the data was generated), and refresh the statistics."""
+    from sqlalchemy import inspect
+
+    from core.extensions import db
+    from core.migrate import refresh_statistics
+
+    built = []
+    for name in REPORT_TABLES:
+        table = db.metadata.tables[name]
+        present = {index["name"] for index in inspect(db.engine).get_indexes(name)}
+        for index in table.indexes:
+            if index.name not in present:
+                index.create(db.engine)
+                built.append(index.name)
+    if built:
+        refresh_statistics()
+        print(f"{label}: built {', '.join(built)}")
+
+
 def run(label: str, url: str, options) -> None:
     from sqlalchemy import func, select
 
@@ -716,6 +737,7 @@ def run(label: str, url: str, options) -> None:
                 upgrade_all()
                 seconds = time.perf_counter() - start
                 print(f"{label}: migrated {', '.join(lagging)} in {seconds:.1f}s")
+            build_missing_indexes(label)
         else:
             upgrade_all()
             print(f"{label}: generating {options.cases:,} cases, {options.activities:,} records")
