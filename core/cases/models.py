@@ -5,7 +5,17 @@ from __future__ import annotations
 from datetime import date, datetime
 from decimal import Decimal
 
-from sqlalchemy import JSON, ForeignKey, Index, Numeric, String, Text, UniqueConstraint
+from sqlalchemy import (
+    JSON,
+    ForeignKey,
+    Index,
+    Numeric,
+    String,
+    Text,
+    UniqueConstraint,
+    event,
+    select,
+)
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from core.extensions import db
@@ -233,6 +243,10 @@ class CaseAssignment(db.Model):
     """Who held a case, from when to when: the holder's history."""
 
     __tablename__ = "case_assignments"
+    __table_args__ = (
+        # The assignments that began in a period (first-contact deadlines in the reports).
+        Index("ix_case_assignments_assigned_at", "assigned_at"),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     case_id: Mapped[int] = mapped_column(ForeignKey("cases.id", ondelete="CASCADE"), index=True)
@@ -253,12 +267,18 @@ class Activity(db.Model):
     __tablename__ = "activities"
     __table_args__ = (
         Index("ix_activities_case_id_at", "case_id", "at"),
-        # A period's records across many cases (the activity report) are a range of this.
+        # A period's records across every contract (a manager's activity report).
         Index("ix_activities_at", "at"),
+        # A period's records of some contracts (a client's, or a report per contract).
+        Index("ix_activities_contract_id_at", "contract_id", "at"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     case_id: Mapped[int] = mapped_column(ForeignKey("cases.id", ondelete="CASCADE"))
+    #: The case's contract, copied when the entry is written (a case never changes contract):
+    #: reports read a contract's records of a period, and group them per contract, from this
+    #: table alone instead of looking every record's case up.
+    contract_id: Mapped[int] = mapped_column(ForeignKey("contracts.id"))
     #: "contact" for a collection record; modules add their own kinds ("visit", …).
     kind: Mapped[str] = mapped_column(String(32), default="contact")
     #: When it happened (not when it was entered).
@@ -283,6 +303,22 @@ class Activity(db.Model):
 
     case = relationship("Case")
     user = relationship("User")
+
+
+@event.listens_for(Activity, "before_insert")
+def _copy_the_cases_contract(mapper, connection, activity: Activity) -> None:
+    """An entry written without its contract (``record_activity`` sets it; a module or a
+    fixture building ``Activity`` itself may not) takes its case's."""
+    if activity.contract_id is not None:
+        return
+    case = activity.__dict__.get("case")
+    if case is not None and case.contract_id is not None:
+        activity.contract_id = case.contract_id
+    else:
+        contract = select(Case.__table__.c.contract_id).where(
+            Case.__table__.c.id == activity.case_id
+        )
+        activity.contract_id = connection.scalar(contract)
 
 
 #: Payment kinds and states.

@@ -302,6 +302,7 @@ def record_activity(
         )
     entry = Activity(
         case_id=case.id,
+        contract_id=case.contract_id,
         kind=kind,
         at=at,
         channel=channel,
