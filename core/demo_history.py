@@ -15,15 +15,17 @@ from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 from core.auth.models import User
-from core.cases.models import CLAIM, NORMAL, Activity, Case
+from core.cases.models import CLAIM, NORMAL, Activity, Case, CaseAssignment
 from core.cases.services import CaseRefused, assign, record_activity, record_payment
 from core.extensions import db
 
 #: How many cases of the first batch each demo collector holds; the rest wait in the pool.
 SHARES = (("collector", 120), ("collector2", 90), ("collector3", 60))
+#: How far back the history goes: the work of the last month.
+HISTORY_DAYS = 31
 #: (result, weight) of a call to the debtor.
 CALL_RESULTS = (
     ("no_answer", 30),
@@ -63,6 +65,10 @@ def add_history(contract, today: date | None = None) -> None:
         held = cases[start : start + count]
         start += count
         assign(held, holder=collector, user=manager, reason="演示分案")
+        worked = held[: count * 9 // 10]
+        _date_allocation(
+            worked, datetime.combine(today - timedelta(days=HISTORY_DAYS), time(9), tzinfo=zone)
+        )
         for index, case in enumerate(held):
             # The newest tenth of each share has not been called yet: the first-contact queue.
             if index >= count * 9 // 10:
@@ -71,11 +77,25 @@ def add_history(contract, today: date | None = None) -> None:
     db.session.flush()
 
 
+def _date_allocation(cases: list[Case], at: datetime) -> None:
+    """Date the open assignment of ``cases`` back to ``at``: the demo's collectors received
+    the cases they worked before the month of history, so the reports attribute that month's
+    repayments to them (a payment counts for whoever held the case on its day)."""
+    ids = [case.id for case in cases]
+    for start in range(0, len(ids), 500):
+        db.session.execute(
+            update(CaseAssignment)
+            .where(CaseAssignment.case_id.in_(ids[start : start + 500]))
+            .where(CaseAssignment.ended_at.is_(None))
+            .values(assigned_at=at.astimezone(UTC))
+        )
+
+
 def _work(case: Case, collector, rng: random.Random, zone: ZoneInfo, today: date) -> None:
     number = case.mobile or (case.phones[0].number if case.phones else "")
     if not number:
         return
-    day = today - timedelta(days=rng.randint(8, 30))
+    day = today - timedelta(days=rng.randint(8, HISTORY_DAYS - 1))
     while day < today:
         result = rng.choices([r for r, _ in CALL_RESULTS], [w for _, w in CALL_RESULTS])[0]
         at = datetime.combine(day, time(rng.randint(9, 19), rng.randint(0, 59)), tzinfo=zone)
