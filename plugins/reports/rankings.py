@@ -2,20 +2,25 @@
 
 Five measures, each from where it is known:
 
-- **recovery rate**: recovered in the period ÷ the entrusted amount of the cases held in the
-  period, as the recovery report counts them (``recovery.attributed_payments`` and the
-  entrusted amount of the cases each held at any time in the period);
+- **recovery rate**: recovered in the period ÷ the entrusted amount of the cases held at the
+  end of the period, as the recovery report counts them (``recovery.attributed_payments``
+  and ``recovery.held_at_end_by``, the rule of ``entrusted_held_at_end``): a case handed
+  over mid-period counts for its new holder, the payments before the hand-over stay the
+  previous holder's;
 - **kept rate**, **contact rate** and **first-contact compliance** (首催时限): from the
   collection module's per-user scorecard (``collection.scorecard`` through the
   ``report_sections`` hook), numerators and denominators summed over contracts;
 - **complaints per 100 cases held** (fewer is better): the scorecard's complaints ÷ the cases
-  held in the period on the contracts that have the collection module.
+  held at the end of the period on the contracts that have the collection module.
 
 Each measure is scaled 0–100 among those ranked (min–max, the best 100; all equal: 100), and
 the score is the weighted mean of the scaled measures a collector has (weights
 :data:`WEIGHTS`): a measure missing for them (no promises judged, the module off) drops out
 and the weights of the rest are rescaled. Ranked by score, ties by name. A team's figures are
-its members' summed numerators and denominators.
+its members' summed numerators and denominators, plus its pooled cases' (held by the team).
+
+The holders' history and the attributed payments are each read once for both tables (one
+statement grouping by holder, team and contract, then summed per collector and per team).
 """
 
 from __future__ import annotations
@@ -25,7 +30,7 @@ from decimal import Decimal
 
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import func, select
+from sqlalchemy import func, literal, select, union_all
 
 from core.auth.models import Team, User
 from core.extensions import db
@@ -43,7 +48,7 @@ from plugins.reports.framework import (
     rate,
     report,
 )
-from plugins.reports.recovery import attributed_payments, cents, entrusted_of_holders, from_cents
+from plugins.reports.recovery import attributed_payments, cents, from_cents, held_at_end_by
 
 RECOVERY, KEPT, CONTACT, COMPLIANCE, COMPLAINTS = (
     "recovery_rate",
@@ -143,12 +148,28 @@ class Entry:
         return values
 
 
+def recovered_by(scope: Scope, groups) -> dict:
+    """``{group: {key: recovered}}`` per collector and/or team (``groups``), as the recovery
+    report attributes payments: the attributed payments are read once for every group."""
+    paid = attributed_payments(scope).cte("paid").prefix_with("MATERIALIZED")
+    column = {"collector": paid.c.holder_id, "team": paid.c.team_id}
+    statement = union_all(
+        *(
+            select(literal(group), column[group], func.sum(cents(paid.c.amount)))
+            .where(column[group].is_not(None))
+            .group_by(column[group])
+            for group in groups
+        )
+    )
+    found = {group: {} for group in groups}
+    for group, key, total in db.session.execute(statement):
+        found[group][key] = from_cents(total)
+    return found
+
+
 def _recovered(scope: Scope, group: str) -> dict:
     """Recovered per collector or team, as the recovery report attributes payments."""
-    paid = attributed_payments(scope).subquery("paid")
-    key = paid.c.holder_id if group == "collector" else paid.c.team_id
-    query = select(key, func.sum(cents(paid.c.amount))).where(key.is_not(None)).group_by(key)
-    return {k: from_cents(total) for k, total in db.session.execute(query)}
+    return recovered_by(scope, (group,))[group]
 
 
 def _scorecard_sums(figures: UserFigures, members: dict[int, list[int]]) -> dict:
@@ -168,14 +189,31 @@ def _scorecard_sums(figures: UserFigures, members: dict[int, list[int]]) -> dict
     return {"ratios": ratios, "complaints": complaints}
 
 
-def entries(scope: Scope, group: str, figures: UserFigures) -> list[Entry]:
-    """The collectors (``group="collector"``) or teams who held cases in the period, with
-    their figures."""
-    held, _totals = entrusted_of_holders(scope, group)
-    keys = [k for k in held if k is not None]
+def held_figures(scope: Scope, groups, figures: UserFigures) -> dict:
+    """What :func:`entries` needs for ``groups``, each table read once for all of them:
+    ``held`` (cases held at the end of the period, as the recovery report counts them, also
+    on the contracts with the collection module when not all have it) and ``recovered``."""
+    within = None
+    if figures.section is not None and set(figures.contract_ids) != set(scope.contract_ids):
+        within = figures.contract_ids  # some contracts without the module
+    return {
+        "held": held_at_end_by(scope, groups, within),
+        "recovered": recovered_by(scope, groups),
+    }
+
+
+def entries(
+    scope: Scope, group: str, figures: UserFigures, read: dict | None = None
+) -> list[Entry]:
+    """The collectors (``group="collector"``) or teams who held cases at the end of the period
+    or were paid on cases they held, with their figures (``read``: :func:`held_figures`, if
+    already read for this group)."""
+    read = held_figures(scope, (group,), figures) if read is None else read
+    held = read["held"][group]
+    recovered = read["recovered"][group]
+    keys = sorted((set(held) | set(recovered)) - {None})
     if not keys:
         return []
-    recovered = _recovered(scope, group)
     if group == "collector":
         names = dict(
             db.session.execute(select(User.id, User.display_name).where(User.id.in_(keys))).all()
@@ -192,16 +230,11 @@ def entries(scope: Scope, group: str, figures: UserFigures) -> list[Entry]:
     sums = {"ratios": {}, "complaints": {}}
     if figures.section is not None:
         sums = _scorecard_sums(figures, members)
-        counted = held
-        if set(figures.contract_ids) != set(scope.contract_ids):  # some without the module
-            with_module = Scope(
-                scope.user, scope.filter, figures.contract_ids, scope.user_ids, scope.team_ids
-            )
-            counted, _totals = entrusted_of_holders(with_module, group)
+        counted = read["held"].get((group, "within"), held)
         collection_cases = {k: n for k, (n, _amount) in counted.items()}
     out = []
     for key in keys:
-        cases, entrusted = held[key]
+        cases, entrusted = held.get(key, (0, Decimal("0.00")))
         out.append(
             Entry(
                 key=key,
@@ -308,6 +341,7 @@ def rankings(scope: Scope) -> ReportResult:
     # A team is ranked only for who sees a whole team's figures (not a collector's own share).
     if scope.user_ids is None or scope.team_ids:
         groups.append(("team", "rankings_teams", _("Team"), _("Teams ranked")))
+    read = held_figures(scope, [group for group, *_rest in groups], figures)
     tables = []
     for group, key, title, table_title in groups:
         tables.append(
@@ -315,12 +349,13 @@ def rankings(scope: Scope) -> ReportResult:
                 key=key,
                 title=table_title,
                 columns=_columns(title),
-                rows=ranked_rows(entries(scope, group, figures)),
+                rows=ranked_rows(entries(scope, group, figures, read)),
                 chart=Chart("bar", "name", ("score",), _("Score (0–100)")),
                 note=_(
-                    "Those who held cases in the period. Recovery rate: recovered ÷ the "
-                    "entrusted amount of the cases held in the period (as in the recovery "
-                    "report). A team's figures add up its members'."
+                    "Those who held cases at the end of the period or were paid on cases they "
+                    "held. Recovery rate: recovered ÷ the entrusted amount of the cases held at "
+                    "the end of the period (as in the recovery report). A team's figures add "
+                    "up its members' and its pooled cases'."
                 ),
             )
         )

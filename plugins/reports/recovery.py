@@ -300,27 +300,21 @@ def _entrusted_of_cases(scope: Scope, group: str):
     return found, total
 
 
-def entrusted_held_at_end(scope: Scope, group: str):
-    """Per team/collector: ``{key: (cases, entrusted)}`` of the cases they held at the end of
-    the period (the assignment covering the instant the day after it begins, the rule that
-    attributes a payment), and the totals: each case has one holder then, so the totals are
-    the sums of the rows, taken in SQL over the grouped rows.
-
-    Why the end of the period and not "held at any time in it": at 1M cases the latter needs
-    every overlapping (holder, case) pair made distinct, 2.2-2.3 s on PostgreSQL for one
-    month before the payments are read; this takes 0.65 s. A case handed over mid-period
-    counts for its new holder only, while the payments before the hand-over stay the
-    previous holder's.
-    """
+def _held_at_end(scope: Scope):
+    """CTE: the scope's cases held at the end of the period, grouped by holder, team and
+    contract (``holder_id``, ``team_id``, ``contract_id``, ``cases``, ``cents``): a few rows
+    per collector, from which every breakdown by collector or team is summed. The history
+    is read once however many breakdowns are then taken."""
     _start, end = utc_bounds(scope.filter.start, scope.filter.end_exclusive)
     holder = User.__table__.alias("holder")
     team_id = func.coalesce(CaseAssignment.team_id, holder.c.team_id)
     # "+ 0": grouped by the holder's index, SQLite would read the history in user order and
     # fetch each case at random (1.5 s at 1M cases instead of 0.5 s).
-    holder_key = CaseAssignment.user_id + 0
-    key = (holder_key if group == "collector" else team_id).label("key")
+    holder_key = (CaseAssignment.user_id + 0).label("holder_id")
+    team_key = team_id.label("team_id")
     held = (
-        select(key, func.count(CaseAssignment.case_id).label("cases"),
+        select(holder_key, team_key, Case.contract_id.label("contract_id"),
+               func.count(CaseAssignment.case_id).label("cases"),
                func.sum(cents(Case.entrusted_amount)).label("cents"))
         .join(Case, Case.id == CaseAssignment.case_id)
         .outerjoin(holder, holder.c.id == CaseAssignment.user_id)
@@ -328,9 +322,8 @@ def entrusted_held_at_end(scope: Scope, group: str):
             CaseAssignment.assigned_at < end,
             or_(CaseAssignment.ended_at.is_(None), CaseAssignment.ended_at >= end),
             Case.contract_id.in_(scope.contract_ids),
-            key.is_not(None),
         )
-        .group_by(key)
+        .group_by(holder_key, team_key, Case.contract_id)
     )  # fmt: skip
     if scope.filter.batch is not None:
         held = held.where(Case.batch_id == scope.filter.batch)
@@ -339,11 +332,60 @@ def entrusted_held_at_end(scope: Scope, group: str):
         if scope.team_ids:
             mine = mine | team_id.in_(scope.team_ids)
         held = held.where(mine)
-    grouped = held.cte("held").prefix_with("MATERIALIZED")
+    return held.cte("held").prefix_with("MATERIALIZED")
+
+
+def held_at_end_by(scope: Scope, groups, within=None) -> dict:
+    """Per collector and/or team (``groups``): ``{key: (cases, entrusted)}`` of the cases
+    each held at the end of the period, in one statement. With ``within`` (contract ids),
+    also the same counted over those contracts only, under ``(group, "within")``.
+
+    :return: ``{group: {key: (cases, entrusted)}}`` (and ``{(group, "within"): ...}``).
+    """
+    held = _held_at_end(scope)
+    column = {"collector": held.c.holder_id, "team": held.c.team_id}
+    parts, found = [], {}
+    for group in groups:
+        key = column[group]
+        parts.append(
+            select(literal(group), literal(""), key, func.sum(held.c.cases), func.sum(held.c.cents))
+            .where(key.is_not(None))
+            .group_by(key)
+        )
+        found[group] = {}
+        if within is not None:
+            parts.append(
+                select(literal(group), literal("within"), key, func.sum(held.c.cases),
+                       func.sum(held.c.cents))
+                .where(key.is_not(None), held.c.contract_id.in_(list(within)))
+                .group_by(key)
+            )  # fmt: skip
+            found[(group, "within")] = {}
+    for group, part, k, n, sum_cents in db.session.execute(union_all(*parts)):
+        found[(group, part) if part else group][k] = (int(n), from_cents(sum_cents))
+    return found
+
+
+def entrusted_held_at_end(scope: Scope, group: str):
+    """Per team/collector: ``{key: (cases, entrusted)}`` of the cases they held at the end of
+    the period (the assignment covering the instant the day after it begins, the rule that
+    attributes a payment), and the totals: each case has one holder then, so the totals are
+    the sums of the rows, taken in SQL over the grouped rows. The rankings count the same
+    (:func:`held_at_end_by`), so the two reports agree.
+
+    Why the end of the period and not "held at any time in it": at 1M cases the latter needs
+    every overlapping (holder, case) pair made distinct, 2.2-2.3 s on PostgreSQL for one
+    month before the payments are read; this takes 0.65 s. A case handed over mid-period
+    counts for its new holder only, while the payments before the hand-over stay the
+    previous holder's.
+    """
+    held = _held_at_end(scope)
+    key = held.c.holder_id if group == "collector" else held.c.team_id
     statement = union_all(
-        select(literal(GROUP), grouped.c.key, grouped.c.cases, grouped.c.cents),
-        select(literal(TOTAL), cast(null(), Integer), func.sum(grouped.c.cases),
-               func.sum(grouped.c.cents)),
+        select(literal(GROUP), key, func.sum(held.c.cases), func.sum(held.c.cents))
+        .where(key.is_not(None)).group_by(key),
+        select(literal(TOTAL), cast(null(), Integer), func.sum(held.c.cases),
+               func.sum(held.c.cents)).where(key.is_not(None)),
     )  # fmt: skip
     per_group, total = {}, (0, ZERO)
     for part, k, n, sum_cents in db.session.execute(statement):
@@ -359,8 +401,8 @@ def entrusted_of_holders(scope: Scope, group: str):
     in the period (an assignment overlapping it), each case once per holder; and the totals
     over those cases, each case once. One statement: the history is read once.
 
-    The rankings' measure; the recovery report counts :func:`entrusted_held_at_end` (faster:
-    no distinct pairs to make)."""
+    No report counts it now: the recovery report and the rankings count
+    :func:`entrusted_held_at_end` (faster: no distinct pairs to make)."""
     start, end = utc_bounds(scope.filter.start, scope.filter.end_exclusive)
     holder = User.__table__.alias("holder")
     team_id = func.coalesce(CaseAssignment.team_id, holder.c.team_id)

@@ -12,12 +12,14 @@ import pytest
 from sqlalchemy import select
 
 from core import hookimpl
+from core.auth.models import User
 from core.cases.models import CONFIRMED, Case, CaseAssignment, Payment
 from core.extensions import db as _db
 from core.modules import ModuleInfo, enable_module
 from core.report_sections import Measure, ReportSection
 from plugins.reports.framework import ReportFilter, Scope
 from plugins.reports.rankings import WEIGHTS, rankings, scaled, scores
+from plugins.reports.recovery import recovery
 from plugins.reports.tests.seed import SHANGHAI, seeded  # noqa: F401
 
 # -- the score, by hand ------------------------------------------------------------------------
@@ -149,15 +151,16 @@ def utc_midnight(day: date) -> datetime:
     return datetime.combine(day, time(0), tzinfo=SHANGHAI)
 
 
-def held_in_period(scope: Scope, contract_ids) -> dict[int, set[int]]:
-    """user id → the cases of ``contract_ids`` they held at any time in the period."""
-    begin, end = utc_midnight(scope.filter.start), utc_midnight(scope.filter.end_exclusive)
+def held_at_end(scope: Scope, contract_ids) -> dict[int, set[int]]:
+    """user id → the cases of ``contract_ids`` they held at the end of the period (the
+    assignment covering the instant the day after it begins)."""
+    end = utc_midnight(scope.filter.end_exclusive)
     contract_of = {c.id: c.contract_id for c in _db.session.scalars(select(Case))}
     out: dict[int, set[int]] = {}
     for row in _db.session.scalars(select(CaseAssignment)):
         if row.user_id is None or contract_of[row.case_id] not in contract_ids:
             continue
-        if row.assigned_at < end and (row.ended_at is None or row.ended_at > begin):
+        if row.assigned_at < end and (row.ended_at is None or row.ended_at >= end):
             out.setdefault(row.user_id, set()).add(row.case_id)
     return out
 
@@ -192,11 +195,11 @@ def four(numerator, denominator):
 
 def expected_rows(s, scope: Scope) -> dict[str, dict]:
     """Each collector's measures and score, computed here from the raw rows and SENT."""
-    held = held_in_period(scope, set(scope.contract_ids))
-    with_module = held_in_period(scope, set(SENT) & set(scope.contract_ids))
+    held = held_at_end(scope, set(scope.contract_ids))
+    with_module = held_at_end(scope, set(SENT) & set(scope.contract_ids))
     recovered = recovered_by_holder(scope)
     cases = {c.id: c for c in _db.session.scalars(select(Case))}
-    users = [u for u in (s.li, s.wang, s.zhao) if u.id in held]
+    users = [u for u in (s.li, s.wang, s.zhao) if u.id in held or u.id in recovered]
     raw = {}
     for user in users:
         sums = dict.fromkeys(COUNTS, 0)
@@ -205,7 +208,7 @@ def expected_rows(s, scope: Scope) -> dict[str, dict]:
                 continue
             for key, value in per_user.get(user.id, {}).items():
                 sums[key] += value
-        entrusted = sum(cases[c].entrusted_amount for c in held[user.id])
+        entrusted = sum(cases[c].entrusted_amount for c in held.get(user.id, ()))
         base = len(with_module.get(user.id, ()))
         raw[user.display_name] = {
             "entrusted": entrusted,
@@ -255,7 +258,10 @@ def test_collectors_are_ranked_by_the_score_of_their_raw_figures(scored):
     assert rows["王催收"]["contact_rate"] == Decimal("0.5000")
     assert rows["王催收"]["first_contact_compliance"] == Decimal("0.5000")
     assert rows["王催收"]["kept_rate"] is None
-    assert rows["李催收"]["complaints_per_100"] == Decimal("33.33")  # 1 on 3 cases held
+    # 1 complaint on the 1 case li holds at the end of March (a1_moved went to wang on the
+    # 15th, a1_pooled back to the pool on the 5th).
+    assert rows["李催收"]["complaints_per_100"] == Decimal("100.00")
+    assert rows["李催收"]["cases"] == 1
     ordered = sorted(table.rows, key=lambda r: (-r["score"], r["name"]))
     assert table.rows == ordered
     assert [row["rank"] for row in table.rows] == [1, 2, 3]
@@ -296,3 +302,62 @@ def test_without_the_scorecard_only_the_recovery_rate_scores(scored):
     assert rows[0]["kept_rate"] is None and rows[0]["complaints_per_100"] is None
     assert rows[0]["recovery_rate"] == expected_rows(scored, scope)["赵催收"]["recovery_rate"]
     assert any("No contract here has the collection module" in note for note in notes)
+
+
+@pytest.mark.parametrize("group", ["collector", "team"])
+def test_entrusted_and_recovered_are_the_recovery_reports(scored, group):
+    """The rankings count what the recovery report by collector or team counts: the cases
+    held at the end of the period, and the payments attributed to whoever held the case at
+    the end of the paid day (the team: the assignment's, else the holder's own)."""
+    _scope, found, _notes = run(scored.manager)
+    table = found["rankings_collectors" if group == "collector" else "rankings_teams"]
+    by_group = Scope.of(scored.manager, ReportFilter.from_args(
+        {"start": "2026-03-01", "end": "2026-03-31", "group": group}
+    ))  # fmt: skip
+    recovery_rows = {
+        row["name"]: row
+        for row in {t.key: t for t in recovery(by_group).tables}["recovery_by_group"].rows
+    }
+    assert table.rows
+    for row in table.rows:
+        other = recovery_rows[row["name"]]
+        assert (row["cases"], row["entrusted"], row["recovered"]) == (
+            other["cases"],
+            other["entrusted"],
+            other["recovered"],
+        ), row["name"]
+
+
+def test_a_teams_figures_count_its_members_and_its_pooled_cases(scored, db):
+    """Counted here from the raw rows: a case held at the end of March counts for the team of
+    its assignment (else the holder's own team), a case in the team's pool included."""
+    s = scored
+    pooled = s.cases["a1_never"]
+    db.session.add(
+        CaseAssignment(
+            case_id=pooled.id,
+            user_id=None,
+            team_id=s.east.id,
+            assigned_at=utc_midnight(date(2026, 3, 20)),
+        )
+    )
+    db.session.commit()
+    scope, found, _notes = run(s.manager)
+    end = utc_midnight(scope.filter.end_exclusive)
+    users = {u.id: u for u in _db.session.scalars(select(User))}
+    cases = {c.id: c for c in _db.session.scalars(select(Case))}
+    expected: dict[int, list[Decimal]] = {}
+    for row in _db.session.scalars(select(CaseAssignment)):
+        case = cases[row.case_id]
+        if case.contract_id not in scope.contract_ids:
+            continue
+        if not (row.assigned_at < end and (row.ended_at is None or row.ended_at >= end)):
+            continue
+        team_id = row.team_id or (users[row.user_id].team_id if row.user_id else None)
+        if team_id is not None:
+            expected.setdefault(team_id, []).append(case.entrusted_amount)
+    teams = {row["name"]: row for row in found["rankings_teams"].rows}
+    east = teams[s.east.name]
+    assert east["cases"] == len(expected[s.east.id])
+    assert east["entrusted"] == sum(expected[s.east.id])
+    assert pooled.entrusted_amount in expected[s.east.id]
