@@ -394,19 +394,18 @@ def _in_scope(column, scope) -> list:
 def _records(contract_ids, begin, finish, scope) -> dict[int, list]:
     """contract → ``(user, result, records)``: contact records of the period per user and
     result (the module's own SMS and letter entries aside), for every contract at once."""
+    # A record carries its case's contract: no case is looked up.
     query = (
-        select(Case.contract_id, Activity.user_id, Activity.result, func.count(Activity.id))
-        .select_from(Activity)
-        .join(Case, Case.id == Activity.case_id)
+        select(Activity.contract_id, Activity.user_id, Activity.result, func.count(Activity.id))
         .where(
-            Case.contract_id.in_(contract_ids),
+            Activity.contract_id.in_(contract_ids),
             Activity.kind == "contact",
             Activity.at >= begin,
             Activity.at < finish,
             Activity.result.not_in(sorted(SYSTEM_RESULTS)),
             *_in_scope(Activity.user_id, scope),
         )
-        .group_by(Case.contract_id, Activity.user_id, Activity.result)
+        .group_by(Activity.contract_id, Activity.user_id, Activity.result)
     )
     found: dict[int, list] = {}
     for contract_id, user_id, result, records in db.session.execute(query):
@@ -507,7 +506,10 @@ def _first_contacts(contract_ids, begin, finish, scope) -> dict[int, list]:
                 CaseAssignment.assigned_at < cutoff - span,
                 *_in_scope(CaseAssignment.user_id, scope),
             )
-            .subquery()
+            # Materialized: each assignment's first contact is looked up once, not once per
+            # expression below that uses it (both databases would otherwise copy the subquery).
+            .cte(f"held_{hours}")
+            .prefix_with("MATERIALIZED")
         )
         deadline = _plus_hours(held.c.assigned_at, hours)
         contacted_by_deadline = held.c.first_contact.is_not(None) & (

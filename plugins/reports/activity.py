@@ -15,16 +15,18 @@ A contract without the collection module adds records but no scorecard: a note s
 from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
+from datetime import date, timedelta
 
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import func, select
+from sqlalchemy import Date, cast, func, select
 
 from core.auth.models import User
 from core.cases.models import Activity, Case
 from core.clients.models import Contract
 from core.extensions import db
 from core.report_sections import one_pass
+from core.types import agency_zone
 from plugins.reports.framework import (
     INT,
     MONEY,
@@ -38,7 +40,6 @@ from plugins.reports.framework import (
     Table,
     local_day,
     period_labels,
-    period_of_day,
     rate,
     report,
     utc_bounds,
@@ -58,10 +59,10 @@ def contact_records(scope: Scope, *columns, every_case: bool = False):
     """``select`` of ``columns`` over the scope's contact records in the period: on the
     scope's contracts (and batch), attributed to the scope's users.
 
-    A join to ``cases`` (not ``case_id IN (…)``): SQLite then reads the period's range of
-    ``ix_activities_at`` and looks each case up by its key, instead of probing every case of
-    the contracts; PostgreSQL plans both alike. With ``every_case`` (see
-    :func:`covers_every_case`) no case needs looking up at all.
+    A record carries its case's contract (``activities.contract_id``), so the contracts are
+    a range of ``ix_activities_contract_id_at`` and no case is looked up; only a batch needs
+    the case. With ``every_case`` (see :func:`covers_every_case`) the contracts need no
+    condition at all: the period is a range of ``ix_activities_at``.
     """
     start, end = utc_bounds(scope.filter.start, scope.filter.end_exclusive)
     query = (
@@ -76,23 +77,44 @@ def contact_records(scope: Scope, *columns, every_case: bool = False):
     )
     if every_case:
         return query
-    query = query.join(Case, Case.id == Activity.case_id).where(
-        Case.contract_id.in_(scope.contract_ids)
-    )
+    query = query.where(Activity.contract_id.in_(scope.contract_ids))
     if scope.filter.batch is not None:
-        query = query.where(Case.batch_id == scope.filter.batch)
+        query = query.join(Case, Case.id == Activity.case_id).where(
+            Case.batch_id == scope.filter.batch
+        )
     return query
 
 
 def covers_every_case(scope: Scope) -> bool:
     """Whether the scope's contracts hold every case there is (no batch chosen): a manager's
-    usual view, whose records then need no look-up of their cases. A few index seeks: one per
-    contract outside the scope."""
+    usual view, whose records then need no condition on their contract. A few index seeks:
+    one per contract outside the scope."""
     if scope.filter.batch is not None or not scope.contract_ids:
         return False
     others = select(Contract.id).where(Contract.id.not_in(scope.contract_ids))
     outside = select(Case.id).where(Case.contract_id.in_(others)).limit(1)
     return db.session.scalar(outside) is None
+
+
+def local_date(column, *, on: date):
+    """The agency-local day of a UTC datetime ``column``, to group on: a date on PostgreSQL
+    (a cast, cheaper per record than formatting it as text), ``YYYY-MM-DD`` text on SQLite
+    (see :func:`local_day`)."""
+    if db.engine.dialect.name == "postgresql":
+        return cast(func.timezone(agency_zone().key, column), Date)
+    return local_day(column, on=on)
+
+
+def label_of(day, period: str) -> str:
+    """The period label (as :func:`period_labels` writes it) of a local day, a date or its
+    ``YYYY-MM-DD`` text."""
+    if isinstance(day, str):
+        day = date.fromisoformat(day)
+    if period == "day":
+        return day.isoformat()
+    if period == "week":
+        return (day - timedelta(days=day.weekday())).isoformat()
+    return day.strftime("%Y-%m")
 
 
 def _figures():
@@ -143,16 +165,25 @@ def records_tables(scope: Scope) -> list[Table]:
     aggregated rows, so every table's rows sum exactly to the totals counted in SQL.
     """
     period = scope.filter.period
-    label = period_of_day(local_day(Activity.at, on=scope.filter.start), period).label("label")
     every_case = covers_every_case(scope)
     totals = _record_row(
         *db.session.execute(contact_records(scope, *_figures(), every_case=every_case)).one()
     )
-    per_user_period = db.session.execute(
-        contact_records(
-            scope, Activity.user_id, label, *_figures(), every_case=every_case
-        ).group_by(Activity.user_id, label)
-    ).all()
+    # Grouped on the local day in SQL (at most a few thousand rows: days × collectors); the
+    # week or month of each of those rows is then labelled here, and their counts and whole
+    # cents added up exactly.
+    day = local_date(Activity.at, on=scope.filter.start).label("day")
+    per_user_day = db.session.execute(
+        contact_records(scope, Activity.user_id, day, *_figures(), every_case=every_case)
+        .group_by(Activity.user_id, day)
+    ).all()  # fmt: skip
+    summed: dict[tuple, list[int]] = {}
+    for user_id, local, records, promises, promised_cents in per_user_day:
+        sums = summed.setdefault((user_id, label_of(local, period)), [0, 0, 0])
+        sums[0] += int(records or 0)
+        sums[1] += int(promises or 0)
+        sums[2] += int(promised_cents or 0)
+    per_user_period = [(user_id, key, *sums) for (user_id, key), sums in summed.items()]
     per_period: dict[str, dict] = {}
     per_user: dict[int | None, dict] = {}
     for user_id, key, *figures in per_user_period:
