@@ -270,3 +270,30 @@ def test_a_scope_over_every_case_counts_the_same_without_looking_cases_up(
     narrowed, result = run(manager, contract=str(first.id))
     assert not covers_every_case(narrowed)
     assert tables(result)["activity_by_collector"].totals["records"] == 6
+
+
+def test_every_record_carries_its_cases_contract(worked):
+    """``activities.contract_id`` is the case's contract, whether ``record_activity`` wrote the
+    entry or it was built directly (as the fixture above does)."""
+    from core.cases.services import record_activity
+
+    case = worked.cases["b2"]
+    entry = record_activity(case, None, at=local(date(2026, 3, 21), 10), kind="visit")
+    _db.session.commit()
+    assert entry.contract_id == case.contract_id == worked.contract_b.id
+    contracts = dict(_db.session.execute(select(Case.id, Case.contract_id)).all())
+    pairs = _db.session.execute(select(Activity.case_id, Activity.contract_id)).all()
+    assert len(pairs) == 19
+    assert all(contract_id == contracts[case_id] for case_id, contract_id in pairs)
+
+
+def test_a_batch_narrows_the_records_to_its_cases(worked):
+    batch = worked.batch_a1
+    scope, result = run(worked.manager, batch=str(batch.id), period="week")
+    in_batch = set(_db.session.scalars(select(Case.id).where(Case.batch_id == batch.id)))
+    records = [r for r in raw_records(scope) if r.case_id in in_batch]
+    expected = expected_per(records, lambda entry: "all")["all"]
+    found = tables(result)
+    assert figures(found["activity_by_period"].totals) == expected
+    assert sum(r["records"] for r in found["activity_by_period"].rows) == expected["records"]
+    assert expected["records"] == 8  # five on a1_li (an SMS among them), three on a1_moved
