@@ -82,6 +82,7 @@ ASSIGNMENT_COLUMNS = [
 ACTIVITY_COLUMNS = [
     "id", "case_id", "kind", "at", "channel", "contact_type", "contact_name", "target",
     "result", "note", "promise_amount", "promise_date", "user_id", "source", "data", "created_at",
+    "contract_id",
 ]  # fmt: skip
 PROMISE_COLUMNS = [
     "id", "case_id", "activity_id", "user_id", "amount", "due_on", "status", "paid_amount",
@@ -300,7 +301,7 @@ def activity_rows(book: Book, total: int, zone, seed: int = 31):
                 row_id, case_id, "contact", at, channel,
                 contact_types[int(rng.random() * 10)], "", f"13{case_id:09d}", result,
                 "", promise_amount, promise_date, user, "manual", "{}",
-                at + timedelta(seconds=rng.randint(30, 600)),
+                at + timedelta(seconds=rng.randint(30, 600)), book.contract[case_id],
             )  # fmt: skip
 
 
