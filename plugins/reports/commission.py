@@ -10,10 +10,16 @@ and in whole numbers so PostgreSQL and SQLite agree exactly::
     cents = (round(amount × 100) × round(rate × 10 000) + 5 000) ÷ 10 000   (integer division)
 
 Totals are sums of those cents, in SQL.
+
+A page's build (``Scope.full`` False) reads only the first :data:`PAGE_LINES` itemised lines
+(the totals come from the month statement, which counts them all); the Excel file and a job
+read every line. Over six months at 1M cases (396 000 lines) that is what keeps the page
+under 2 s.
 """
 
 from __future__ import annotations
 
+from dataclasses import replace
 from decimal import Decimal, InvalidOperation
 
 from flask import has_request_context, url_for
@@ -32,6 +38,7 @@ from plugins.reports.framework import (
     DATE,
     INT,
     MONEY,
+    PAGE_ROWS,
     RATE,
     TEXT,
     Column,
@@ -46,8 +53,8 @@ from plugins.reports.framework import (
 from plugins.reports.models import CommissionTier
 from plugins.reports.recovery import ZERO, attributed_payments, cents, from_cents
 
-#: Beyond this many itemised lines the table's note points to the Excel file.
-PAGE_LINES = 500
+#: A page's build reads this many itemised lines at most; the Excel file has them all.
+PAGE_LINES = PAGE_ROWS
 HUNDRED = Decimal(100)
 
 
@@ -164,8 +171,9 @@ def _month_table(scope: Scope, found, total) -> Table:
 
 
 def _itemised_table(scope: Scope, total) -> Table:
-    """Every payment with its rate and commission; the totals are the statement's (the same
-    payments, summed in SQL by :func:`_month_figures`)."""
+    """Every payment with its rate and commission (a page's build: the first
+    :data:`PAGE_LINES`, with ``row_count`` saying how many there are); the totals are the
+    statement's (the same payments, summed in SQL by :func:`_month_figures`)."""
     lines = _lines(scope).subquery("lines")
     query = select(
         lines.c.paid_on,
@@ -177,6 +185,10 @@ def _itemised_table(scope: Scope, total) -> Table:
         lines.c.rate,
         lines.c.cents,
     ).order_by(lines.c.contract_number, lines.c.paid_on, lines.c.payment_id)
+    line_count = total[0]
+    cut = not scope.full and line_count > PAGE_LINES
+    if cut:
+        query = query.limit(PAGE_LINES)
     # A statement can run to hundreds of thousands of lines: each row is built plainly.
     rows = [
         {
@@ -198,12 +210,6 @@ def _itemised_table(scope: Scope, total) -> Table:
         "One line per confirmed payment. Rate: the contract's tier for the case's bucket, "
         "else its flat rate; each line's commission is rounded half-up to the cent."
     )
-    if len(rows) > PAGE_LINES:
-        note += " " + _(
-            "%(total)d lines: a statement this long is best read in the Excel file, which "
-            "has every line.",
-            total=len(rows),
-        )
     return Table(
         key="commission_lines",
         title=_("Itemised payments"),
@@ -224,6 +230,7 @@ def _itemised_table(scope: Scope, total) -> Table:
             "commission": total[2],
         },
         note=note,
+        row_count=line_count if cut else None,
     )
 
 
@@ -244,7 +251,7 @@ def _tiers_link() -> str:
 def commission(scope: Scope) -> ReportResult:
     """Commission per contract and month, and every payment it is earned on."""
     if scope.empty:
-        scope = Scope(scope.user, scope.filter, [], [], [])
+        scope = replace(scope, contract_ids=[], user_ids=[], team_ids=[])
     found, total = _month_figures(scope)
     notes = []
     if scope.user.can("reports.manage_commission"):

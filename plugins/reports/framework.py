@@ -161,7 +161,10 @@ class Scope:
       attributed to these users (a collector: themselves; a team leader: their team; the
       team or collector filter narrows either);
     - ``team_ids``: the teams whose pooled cases count besides ``user_ids`` (a team leader's
-      team, or the team filtered on); ``None`` with ``user_ids`` ``None``.
+      team, or the team filtered on); ``None`` with ``user_ids`` ``None``;
+    - ``full``: build every row of every table (the Excel file, and a job, whose result
+      serves both its page and its file). False (a page): a report may read only the first
+      :data:`PAGE_ROWS` rows of a long table, saying how many it has (``Table.row_count``).
     """
 
     user: User
@@ -169,9 +172,10 @@ class Scope:
     contract_ids: list[int]
     user_ids: list[int] | None
     team_ids: list[int] | None
+    full: bool = False
 
     @classmethod
-    def of(cls, user, report_filter: ReportFilter) -> Scope:
+    def of(cls, user, report_filter: ReportFilter, *, full: bool = False) -> Scope:
         contract_ids = report_contract_ids(user)
         if report_filter.contract is not None:
             contract_ids = [c for c in contract_ids if c == report_filter.contract]
@@ -183,7 +187,7 @@ class Scope:
             )
             contract_ids = [c for c in contract_ids if c in of_client]
         user_ids, team_ids = _people(user, report_filter)
-        return cls(user, report_filter, contract_ids, user_ids, team_ids)
+        return cls(user, report_filter, contract_ids, user_ids, team_ids, full)
 
     # Conditions for the reports' queries ----------------------------------------------------
 
@@ -321,6 +325,9 @@ def rate(numerator, denominator) -> Decimal | None:
 
 # -- what a report returns ------------------------------------------------------------------
 
+#: A page shows at most this many rows of a table; the Excel file has them all.
+PAGE_ROWS = 500
+
 #: Kinds of a column: how the page formats it and what the Excel export writes.
 TEXT, INT, MONEY, RATE, DATE = "text", "int", "money", "rate", "date"
 
@@ -357,6 +364,9 @@ class Table:
     chart: Chart | None = None
     #: A sentence under the table saying how the figures were counted.
     note: str = ""
+    #: How many rows the table has when ``rows`` holds only its first ones (a page's build,
+    #: ``Scope.full`` False); None: ``rows`` is the whole table.
+    row_count: int | None = None
 
 
 @dataclass

@@ -82,7 +82,9 @@ def build_job(ctx, *, key: str, filter: dict) -> dict:
     user = ctx.user_who_may("reports.view", _("You may not see reports."))
     if not user.can(report.permission):
         raise NotAllowed(_("You may not see this report."))
-    scope = Scope.of(user, ReportFilter.from_args(filter))
+    # Every row: the result serves both the job's page (which shows the first rows) and its
+    # Excel file (which has them all).
+    scope = Scope.of(user, ReportFilter.from_args(filter), full=True)
     ctx.progress(0, 1)
     result = build(report, scope)
     ctx.progress(1, 1)
@@ -131,6 +133,8 @@ def dump_result(result: ReportResult) -> dict:
                     "title": str(table.chart.title),
                 },
                 "note": str(table.note),
+                # Set when ``rows`` holds only the table's first rows (a page's build).
+                "row_count": table.row_count,
             }
             for table in result.tables
         ],
@@ -176,6 +180,7 @@ def load_result(data: dict) -> ReportResult:
                 if chart is None
                 else Chart(chart["kind"], chart["label"], tuple(chart["values"]), chart["title"]),
                 note=raw.get("note", ""),
+                row_count=raw.get("row_count"),
             )
         )
     return ReportResult(tables=tables, notes=list(data.get("notes", ())))

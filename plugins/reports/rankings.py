@@ -25,7 +25,7 @@ statement grouping by holder, team and contract, then summed per collector and p
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from decimal import Decimal
 
 from flask_babel import gettext as _
@@ -319,7 +319,7 @@ def method_note() -> str:
 def rankings(scope: Scope) -> ReportResult:
     """Collectors and teams ranked by their score over the five measures."""
     if scope.empty:
-        scope = Scope(scope.user, scope.filter, [], [], [])
+        scope = replace(scope, contract_ids=[], user_ids=[], team_ids=[])
     figures = user_figures(scope, SCORECARD)
     notes = [method_note()]
     if figures.section is None:

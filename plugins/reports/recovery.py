@@ -27,6 +27,7 @@ for a manager 2.1 s (PostgreSQL) and 3.3 s (SQLite), which the page runs as a jo
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import datetime, time
 from decimal import Decimal
 
@@ -538,4 +539,4 @@ def recovery(scope: Scope) -> ReportResult:
 
 def _nothing(scope: Scope) -> Scope:
     """A scope that counts nothing, so an empty report still shows its periods and totals."""
-    return Scope(scope.user, scope.filter, [], [], [])
+    return replace(scope, contract_ids=[], user_ids=[], team_ids=[])

@@ -270,3 +270,96 @@ def test_a_client_viewers_statement_and_file_hold_only_its_client(db, seed, clie
     cells = [str(c) for sheet in workbook for row in sheet.iter_rows(values_only=True) for c in row]
     assert "SEED-B1" in cells and "SEED-B2" in cells
     assert not [c for c in cells if c.startswith("SEED-A") or c == seed.contract_a1.number]
+
+
+# -- a long statement: the page shows its first lines, the Excel file and a job have them all --
+
+SHORT_PAGE = 3
+
+
+@pytest.fixture
+def short_page(monkeypatch):
+    """Pages of SHORT_PAGE lines, so the seed's statement is a long one."""
+    import plugins.reports.commission as commission_module
+    import plugins.reports.views.pages as pages_module
+
+    monkeypatch.setattr(commission_module, "PAGE_LINES", SHORT_PAGE)
+    monkeypatch.setattr(pages_module, "PAGE_ROWS", SHORT_PAGE)
+
+
+def lines_of(tables):
+    return {t.key: t for t in tables}["commission_lines"]
+
+
+def test_a_pages_build_reads_the_first_lines_and_counts_them_all(db, seed, short_page):
+    expected = expected_lines(db, reported(seed))
+    assert len(expected) > SHORT_PAGE
+    report_filter = ReportFilter.from_args(MARCH)
+    page = lines_of(commission(Scope.of(seed.manager, report_filter)).tables)
+    full = lines_of(commission(Scope.of(seed.manager, report_filter, full=True)).tables)
+    assert full.row_count is None and len(full.rows) == len(expected)
+    assert page.row_count == len(expected)
+    assert page.rows == full.rows[:SHORT_PAGE]
+    # The totals are the whole statement's on both.
+    assert page.totals == full.totals
+    assert page.totals["amount"] == sum(payment.amount for payment, *_rest in expected)
+    assert page.totals["commission"] == sum(earned for *_rest, earned in expected)
+
+
+def _itemised_rows_on_page(html: str) -> int:
+    section = html.split('id="table-commission_lines"', 1)[1].split("</section>", 1)[0]
+    return section.split("<tbody>", 1)[1].split("</tbody>", 1)[0].count("<tr>")
+
+
+def _xlsx_serials(data: bytes) -> list[str]:
+    from io import BytesIO
+
+    from openpyxl import load_workbook
+
+    workbook = load_workbook(BytesIO(data))
+    return [
+        c
+        for sheet in workbook
+        for row in sheet.iter_rows(values_only=True)
+        for c in row
+        if isinstance(c, str) and c.startswith("SEED-")
+    ]
+
+
+def test_the_page_shows_the_first_lines_and_the_file_has_every_line(
+    db, seed, client, short_page, english
+):
+    expected = expected_lines(db, reported(seed))
+    sign_in(client, db, seed.manager)
+    html = client.get("/m/reports/commission", query_string=MARCH).get_data(as_text=True)
+    assert _itemised_rows_on_page(html) == SHORT_PAGE
+    assert f"the first {SHORT_PAGE} of {len(expected)} lines" in html
+    xlsx = client.get("/m/reports/commission.xlsx", query_string=MARCH)
+    assert xlsx.status_code == 200
+    assert sorted(_xlsx_serials(xlsx.data)) == sorted(case.serial for _p, case, *_r in expected)
+
+
+def test_a_jobs_page_shows_the_first_lines_and_its_file_has_every_line(
+    app, db, seed, client, short_page, english
+):
+    app.config["REPORTS_INLINE_CASES"] = 2
+    app.config["JOBS_INLINE"] = True
+    expected = expected_lines(db, reported(seed))
+    sign_in(client, db, seed.manager)
+    started = client.get("/m/reports/commission", query_string=MARCH)
+    assert started.status_code == 302 and "/m/reports/jobs/" in started.location
+    html = client.get(started.location).get_data(as_text=True)
+    assert _itemised_rows_on_page(html) == SHORT_PAGE
+    assert f"the first {SHORT_PAGE} of {len(expected)} lines" in html
+    job_id = started.location.rsplit("/", 1)[1]
+    xlsx = client.get(f"/m/reports/jobs/{job_id}.xlsx")
+    assert xlsx.status_code == 200
+    assert sorted(_xlsx_serials(xlsx.data)) == sorted(case.serial for _p, case, *_r in expected)
+
+
+def test_a_short_statement_is_shown_whole(db, seed, client, english):
+    expected = expected_lines(db, reported(seed))
+    sign_in(client, db, seed.manager)
+    html = client.get("/m/reports/commission", query_string=MARCH).get_data(as_text=True)
+    assert _itemised_rows_on_page(html) == len(expected)
+    assert "the Excel file has all" not in html

@@ -3,6 +3,7 @@ and the page of a report built as a job."""
 
 from __future__ import annotations
 
+from dataclasses import replace
 from decimal import Decimal
 from pathlib import Path
 
@@ -17,6 +18,7 @@ from flask import (
     url_for,
 )
 from flask_babel import format_decimal, format_percent
+from flask_babel import gettext as _
 from flask_login import current_user
 from sqlalchemy import select
 
@@ -37,10 +39,12 @@ from plugins.reports.framework import (
     GROUPS,
     INT,
     MONEY,
+    PAGE_ROWS,
     PERIODS,
     RATE,
     Report,
     ReportFilter,
+    ReportResult,
     Scope,
     report_contract_ids,
     reports_for,
@@ -149,6 +153,28 @@ def filter_choices(user, report: Report) -> dict[str, list[tuple[int, str]]]:
     return choices
 
 
+def page_result(result: ReportResult | None) -> ReportResult | None:
+    """``result`` as a page shows it: at most :data:`PAGE_ROWS` rows of each table, a longer
+    one saying under it how many rows it has and that the Excel file has them all (a job's
+    result has every row; a page's build may have read only the first, ``row_count``)."""
+    if result is None:
+        return None
+    tables = []
+    for table in result.tables:
+        count = table.row_count if table.row_count is not None else len(table.rows)
+        if count > PAGE_ROWS:
+            cut = _(
+                "The page shows the first %(shown)d of %(total)d lines; the Excel file has "
+                "all %(total)d.",
+                shown=PAGE_ROWS,
+                total=count,
+            )
+            note = f"{table.note} {cut}" if table.note else cut
+            table = replace(table, rows=table.rows[:PAGE_ROWS], note=note, row_count=count)
+        tables.append(table)
+    return replace(result, tables=tables)
+
+
 def _page_context(report: Report, report_filter: ReportFilter, result, *, job=None) -> dict:
     args = report_filter.as_args()
     if job is not None:
@@ -163,7 +189,7 @@ def _page_context(report: Report, report_filter: ReportFilter, result, *, job=No
         "field_titles": FIELD_TITLES,
         "periods": PERIODS,
         "groups": GROUPS,
-        "result": result,
+        "result": page_result(result),
         "described": export.describe_filter(report, report_filter),
         "xlsx_url": xlsx_url if current_user.can("reports.export") else None,
         "chart": charts.render,
@@ -220,7 +246,7 @@ def show(key):
 def export_xlsx(key):
     report = report_or_404(key)
     report_filter = ReportFilter.from_args(request.args)
-    scope = Scope.of(current_user, report_filter)
+    scope = Scope.of(current_user, report_filter, full=True)  # the file has every row
     if not jobs.runs_inline(scope):
         job = jobs.start_build_job(current_user, report, report_filter)
         return redirect(url_for("reports.job_page", job_id=job.id))
