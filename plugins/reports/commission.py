@@ -170,12 +170,10 @@ def _month_table(scope: Scope, found, total) -> Table:
     )
 
 
-def _itemised_table(scope: Scope, total) -> Table:
-    """Every payment with its rate and commission (a page's build: the first
-    :data:`PAGE_LINES`, with ``row_count`` saying how many there are); the totals are the
-    statement's (the same payments, summed in SQL by :func:`_month_figures`)."""
+def _line_query(scope: Scope):
+    """The itemised lines of ``scope``, in statement order (contract, day paid, payment)."""
     lines = _lines(scope).subquery("lines")
-    query = select(
+    return select(
         lines.c.paid_on,
         lines.c.contract_number,
         lines.c.serial,
@@ -185,10 +183,40 @@ def _itemised_table(scope: Scope, total) -> Table:
         lines.c.rate,
         lines.c.cents,
     ).order_by(lines.c.contract_number, lines.c.paid_on, lines.c.payment_id)
+
+
+def _first_lines(scope: Scope, wanted: int) -> list:
+    """The first ``wanted`` lines of the statement, asked contract by contract in the
+    statement's order until there are enough.
+
+    Why not one statement with a LIMIT: ordered by contract number, the database must join
+    every payment of the period to its case before it knows which come first (the whole
+    month statement's work again: 1-3 s over six months at 1M cases). For one contract the
+    lines come in the order of the (paid_on) index, each case looked up by its key, and
+    reading stops at ``wanted``.
+    """
+    contract_ids = db.session.scalars(
+        select(Contract.id).where(Contract.id.in_(scope.contract_ids)).order_by(Contract.number)
+    ).all()
+    found = []
+    for contract_id in contract_ids:
+        one_contract = replace(scope, contract_ids=[contract_id])
+        found.extend(db.session.execute(_line_query(one_contract).limit(wanted - len(found))))
+        if len(found) >= wanted:
+            break
+    return found
+
+
+def _itemised_table(scope: Scope, total) -> Table:
+    """Every payment with its rate and commission (a page's build: the first
+    :data:`PAGE_LINES`, with ``row_count`` saying how many there are); the totals are the
+    statement's (the same payments, summed in SQL by :func:`_month_figures`)."""
     line_count = total[0]
     cut = not scope.full and line_count > PAGE_LINES
     if cut:
-        query = query.limit(PAGE_LINES)
+        found = _first_lines(scope, PAGE_LINES)
+    else:
+        found = db.session.execute(_line_query(scope))
     # A statement can run to hundreds of thousands of lines: each row is built plainly.
     rows = [
         {
@@ -202,9 +230,7 @@ def _itemised_table(scope: Scope, total) -> Table:
             "rate": rate,
             "commission": Decimal(earned).scaleb(-2),
         }
-        for paid_on, number, serial, debtor, bucket, amount, rate, earned in db.session.execute(
-            query
-        )
+        for paid_on, number, serial, debtor, bucket, amount, rate, earned in found
     ]
     note = _(
         "One line per confirmed payment. Rate: the contract's tier for the case's bucket, "

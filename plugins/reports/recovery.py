@@ -48,6 +48,8 @@ from sqlalchemy import (
     select,
     union_all,
 )
+from sqlalchemy.sql.expression import UnaryExpression
+from sqlalchemy.sql.operators import custom_op
 
 from core.auth.models import Team, User
 from core.batches.models import Batch
@@ -309,6 +311,12 @@ def _held_at_end(scope: Scope):
     _start, end = utc_bounds(scope.filter.start, scope.filter.end_exclusive)
     holder = User.__table__.alias("holder")
     team_id = func.coalesce(CaseAssignment.team_id, holder.c.team_id)
+    began = CaseAssignment.assigned_at
+    if db.engine.dialect.name == "sqlite":
+        # "+assigned_at": nearly every assignment began before a recent period ends, and
+        # SQLite would read them all through the (assigned_at) index, fetching each row at
+        # random (1.2 s at 1M cases where reading the table in order takes 0.56 s).
+        began = UnaryExpression(began, operator=custom_op("+"), type_=began.type)
     # "+ 0": grouped by the holder's index, SQLite would read the history in user order and
     # fetch each case at random (1.5 s at 1M cases instead of 0.5 s).
     holder_key = (CaseAssignment.user_id + 0).label("holder_id")
@@ -320,7 +328,7 @@ def _held_at_end(scope: Scope):
         .join(Case, Case.id == CaseAssignment.case_id)
         .outerjoin(holder, holder.c.id == CaseAssignment.user_id)
         .where(
-            CaseAssignment.assigned_at < end,
+            began < end,
             or_(CaseAssignment.ended_at.is_(None), CaseAssignment.ended_at >= end),
             Case.contract_id.in_(scope.contract_ids),
         )
