@@ -15,11 +15,11 @@ A contract without the collection module adds records but no scorecard: a note s
 from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
-from datetime import date, timedelta
+from datetime import date, datetime, time, timedelta
 
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import Date, cast, func, select
+from sqlalchemy import Date, cast, func, literal, select
 
 from core.auth.models import User
 from core.cases.models import Activity, Case
@@ -96,13 +96,25 @@ def covers_every_case(scope: Scope) -> bool:
     return db.session.scalar(outside) is None
 
 
-def local_date(column, *, on: date):
-    """The agency-local day of a UTC datetime ``column``, to group on: a date on PostgreSQL
-    (a cast, cheaper per record than formatting it as text), ``YYYY-MM-DD`` text on SQLite
-    (see :func:`local_day`)."""
-    if db.engine.dialect.name == "postgresql":
-        return cast(func.timezone(agency_zone().key, column), Date)
-    return local_day(column, on=on)
+def local_date(column, *, start: date, end: date):
+    """The agency-local day of a UTC datetime ``column`` over the period ``start``–``end``,
+    to group on: a date on PostgreSQL, ``YYYY-MM-DD`` text on SQLite (see :func:`local_day`).
+
+    On PostgreSQL, when the zone keeps one offset over the whole period (no daylight-saving
+    change in it: always, in China), the day is the record's time plus that offset: a zone's
+    rules looked up per record cost three times the reading of the records.
+    """
+    if db.engine.dialect.name != "postgresql":
+        return local_day(column, on=start)
+    zone = agency_zone()
+    days = (end - start).days + 3
+    offsets = {
+        datetime.combine(start + timedelta(days=n - 1), time(12), tzinfo=zone).utcoffset()
+        for n in range(days)
+    }
+    if len(offsets) == 1:
+        return cast(func.timezone("UTC", column + literal(offsets.pop())), Date)
+    return cast(func.timezone(zone.key, column), Date)
 
 
 def label_of(day, period: str) -> str:
@@ -172,7 +184,7 @@ def records_tables(scope: Scope) -> list[Table]:
     # Grouped on the local day in SQL (at most a few thousand rows: days × collectors); the
     # week or month of each of those rows is then labelled here, and their counts and whole
     # cents added up exactly.
-    day = local_date(Activity.at, on=scope.filter.start).label("day")
+    day = local_date(Activity.at, start=scope.filter.start, end=scope.filter.end).label("day")
     per_user_day = db.session.execute(
         contact_records(scope, Activity.user_id, day, *_figures(), every_case=every_case)
         .group_by(Activity.user_id, day)
