@@ -363,3 +363,12 @@ def test_a_short_statement_is_shown_whole(db, seed, client, english):
     html = client.get("/m/reports/commission", query_string=MARCH).get_data(as_text=True)
     assert _itemised_rows_on_page(html) == len(expected)
     assert "the Excel file has all" not in html
+
+
+def test_a_cut_table_says_how_many_lines_it_has_after_a_round_trip(db, seed, short_page):
+    from plugins.reports.jobs import dump_result, load_result
+
+    report_filter = ReportFilter.from_args(MARCH)
+    result = commission(Scope.of(seed.manager, report_filter))
+    again = lines_of(load_result(dump_result(result)).tables)
+    assert again.row_count == len(expected_lines(db, reported(seed))) > len(again.rows)
