@@ -70,6 +70,24 @@ class CaseFilterSchema(Schema):
     dir = mf.String(validate=validate.OneOf(("asc", "desc")))
 
 
+def load_query(schema: Schema, args) -> tuple[dict, dict]:
+    """``(values, errors)`` of a query string read with ``schema``: blank values mean "any",
+    and a bad value is dropped (the rest still filter) and named in ``errors``, so a page
+    shows what was wrong instead of failing."""
+    raw = {}
+    for name in schema.fields:
+        value = args.get(name)
+        if isinstance(value, str):
+            value = value.strip()
+        if value not in (None, ""):
+            raw[name] = value
+    try:
+        return schema.load(raw), {}
+    except ValidationError as error:
+        errors = dict(error.messages)
+        return schema.load({k: v for k, v in raw.items() if k not in errors}), errors
+
+
 FIELD_TITLES = {
     "q": _l("Search"),
     "area": _l("Collection area"),
@@ -112,19 +130,7 @@ class CaseFilter:
     @classmethod
     def from_args(cls, args) -> CaseFilter:
         """Read a query string (a MultiDict or a dict); blank values mean "any"."""
-        raw = {}
-        for name in CaseFilterSchema().fields:
-            value = args.get(name)
-            if isinstance(value, str):
-                value = value.strip()
-            if value not in (None, ""):
-                raw[name] = value
-        schema = CaseFilterSchema()
-        try:
-            data, errors = schema.load(raw), {}
-        except ValidationError as error:
-            errors = error.messages
-            data = schema.load({k: v for k, v in raw.items() if k not in errors})
+        data, errors = load_query(CaseFilterSchema(), args)
         return cls(**{k: v for k, v in data.items() if v is not None}, errors=errors)
 
     def error_messages(self) -> list[str]:

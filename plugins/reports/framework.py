@@ -22,12 +22,12 @@ from decimal import Decimal
 
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
-from marshmallow import EXCLUDE, Schema, ValidationError, validate
+from marshmallow import EXCLUDE, Schema, validate
 from marshmallow import fields as mf
 from sqlalchemy import func, select
 
 from core.auth.models import User
-from core.cases.filters import holder_condition, sees_team, visible_contract_ids
+from core.cases.filters import holder_condition, load_query, sees_team, visible_contract_ids
 from core.cases.models import Case
 from core.clients.models import Contract, ContractModule
 from core.extensions import db
@@ -104,19 +104,7 @@ class ReportFilter:
     @classmethod
     def from_args(cls, args, *, today: date | None = None) -> ReportFilter:
         today = today or datetime.now(agency_zone()).date()
-        raw = {}
-        for name in ReportFilterSchema().fields:
-            value = args.get(name)
-            if isinstance(value, str):
-                value = value.strip()
-            if value not in (None, ""):
-                raw[name] = value
-        schema = ReportFilterSchema()
-        try:
-            data, errors = schema.load(raw), {}
-        except ValidationError as error:
-            errors = dict(error.messages)
-            data = schema.load({k: v for k, v in raw.items() if k not in errors})
+        data, errors = load_query(ReportFilterSchema(), args)
         start = data.pop("start", None) or today.replace(day=1)
         end = data.pop("end", None) or max(today, start)
         if end < start:
@@ -196,12 +184,17 @@ class Scope:
         conditions = [Case.contract_id.in_(self.contract_ids)]
         if self.filter.batch is not None:
             conditions.append(Case.batch_id == self.filter.batch)
-        if self.user_ids is not None:
-            holders = Case.holder_id.in_(self.user_ids)
-            if self.team_ids:
-                holders = holders | Case.team_id.in_(self.team_ids)
-            conditions.append(holders)
-        return conditions
+        return conditions + self.held_by(Case.holder_id, Case.team_id)
+
+    def held_by(self, user_column, team_column) -> list:
+        """Conditions keeping what is held (by ``user_column``, or pooled to ``team_column``)
+        by the scope's users or their teams: none when everyone's figures count."""
+        if self.user_ids is None:
+            return []
+        holders = user_column.in_(self.user_ids)
+        if self.team_ids:
+            holders = holders | team_column.in_(self.team_ids)
+        return [holders]
 
     def user_condition(self, column) -> list:
         """Conditions keeping only figures attributed (by ``column``) to the scope's users."""

@@ -156,11 +156,7 @@ def attributed_payments(scope: Scope, *extra_columns, attribute: bool = True):
     )
     if scope.filter.batch is not None:
         query = query.where(Case.batch_id == scope.filter.batch)
-    if scope.user_ids is not None:
-        mine = CaseAssignment.user_id.in_(scope.user_ids)
-        if scope.team_ids:
-            mine = mine | team_id.in_(scope.team_ids)
-        query = query.where(mine)
+    query = query.where(*scope.held_by(CaseAssignment.user_id, team_id))
     return query
 
 
@@ -336,11 +332,7 @@ def _held_at_end(scope: Scope):
     )  # fmt: skip
     if scope.filter.batch is not None:
         held = held.where(Case.batch_id == scope.filter.batch)
-    if scope.user_ids is not None:
-        mine = CaseAssignment.user_id.in_(scope.user_ids)
-        if scope.team_ids:
-            mine = mine | team_id.in_(scope.team_ids)
-        held = held.where(mine)
+    held = held.where(*scope.held_by(CaseAssignment.user_id, team_id))
     return held.cte("held").prefix_with("MATERIALIZED")
 
 
@@ -433,11 +425,7 @@ def entrusted_of_holders(scope: Scope, group: str):
     )
     if scope.filter.batch is not None:
         held = held.where(Case.batch_id == scope.filter.batch)
-    if scope.user_ids is not None:
-        mine = CaseAssignment.user_id.in_(scope.user_ids)
-        if scope.team_ids:
-            mine = mine | team_id.in_(scope.team_ids)
-        held = held.where(mine)
+    held = held.where(*scope.held_by(CaseAssignment.user_id, team_id))
     pairs = held.distinct().cte("held").prefix_with("MATERIALIZED")
     each_case = select(pairs.c.case_id, pairs.c.cents).distinct().subquery("each_case")
     statement = union_all(

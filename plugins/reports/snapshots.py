@@ -171,12 +171,7 @@ def snapshot_conditions(scope: Scope, months: list[date]) -> list:
     ]
     if scope.filter.batch is not None:
         conditions.append(BucketSnapshot.batch_id == scope.filter.batch)
-    if scope.user_ids is not None:
-        holders = BucketSnapshot.holder_id.in_(scope.user_ids)
-        if scope.team_ids:
-            holders = holders | BucketSnapshot.team_id.in_(scope.team_ids)
-        conditions.append(holders)
-    return conditions
+    return conditions + scope.held_by(BucketSnapshot.holder_id, BucketSnapshot.team_id)
 
 
 def moved_to(bucket: str, status: str) -> str:
