@@ -22,7 +22,6 @@ from __future__ import annotations
 from dataclasses import replace
 from decimal import Decimal, InvalidOperation
 
-from flask import has_request_context, url_for
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import BigInteger, Integer, String, cast, func, literal, null, select, union_all
@@ -260,18 +259,12 @@ def _itemised_table(scope: Scope, total) -> Table:
     )
 
 
-def _tiers_link() -> str:
-    """Where the tiers are edited, for a user who may (a path; the page renders it)."""
-    if has_request_context():
-        return url_for("reports.commission_tiers")
-    return "/m/reports/commission-tiers"  # a job builds the report outside any request
-
-
 @report(
     "commission",
     _l("Commission statement"),
     permission="reports.commission",
     filters=("client", "contract", "batch"),
+    links=((_l("Commission tiers"), "reports.commission_tiers", "reports.manage_commission"),),
     order=50,
 )
 def commission(scope: Scope) -> ReportResult:
@@ -279,14 +272,7 @@ def commission(scope: Scope) -> ReportResult:
     if scope.empty:
         scope = replace(scope, contract_ids=[], user_ids=[], team_ids=[])
     found, total = _month_figures(scope)
-    notes = []
-    if scope.user.can("reports.manage_commission"):
-        notes.append(
-            _("Rates per bucket are set on the commission tiers page: %(link)s", link=_tiers_link())
-        )
-    return ReportResult(
-        tables=[_month_table(scope, found, total), _itemised_table(scope, total)], notes=notes
-    )
+    return ReportResult(tables=[_month_table(scope, found, total), _itemised_table(scope, total)])
 
 
 # -- commission tiers (the settings) -------------------------------------------------------

@@ -379,6 +379,9 @@ class Report:
     permission: str = "reports.view"
     #: Which filter fields the page offers for this report (besides the period).
     filters: tuple[str, ...] = ("client", "contract", "batch", "team", "collector")
+    #: Pages the report's header links to: ``(title, endpoint, permission)``, each shown to
+    #: who holds its permission (the commission statement links to its tiers).
+    links: tuple[tuple[str, str, str], ...] = ()
     #: Whether the report's figures are grouped by ``period`` / broken down by ``group``.
     uses_period: bool = False
     uses_group: bool = False

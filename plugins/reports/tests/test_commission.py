@@ -246,7 +246,7 @@ def test_the_statement_page_links_the_tiers_for_a_manager(db, seed, client):
     assert page.status_code == 200
     html = page.get_data(as_text=True)
     assert "SEED-A1_LI" in html and "SEED-B1" in html and "SEED-OFF1" not in html
-    assert "/m/reports/commission-tiers" in html
+    assert 'href="/m/reports/commission-tiers"' in html
 
 
 def test_a_collector_may_not_open_the_statement(db, seed, client):
