@@ -240,7 +240,10 @@ def promises(contract, start: date, end: date, scope) -> ReportSection:
                 "broken_amount": _money(broken_amount),
                 "pending": int(pending),
                 "pending_amount": _money(pending_amount),
-                "kept_rate": f"{Decimal(kept) * 100 / judged:.1f}%" if judged else "—",
+                # A fraction, as every rate of the reports (shown and exported as a percentage).
+                "kept_rate": (Decimal(kept) / judged).quantize(Decimal("0.0001"))
+                if judged
+                else None,
             }
         )
     return ReportSection(

@@ -362,7 +362,7 @@ def _usernames(user_ids) -> set[str]:
 
 @report(
     "activity",
-    _l("Activity"),
+    _l("Collection activity"),
     uses_period=True,
     order=30,
     description=_l(

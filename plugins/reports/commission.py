@@ -266,6 +266,10 @@ def _itemised_table(scope: Scope, total) -> Table:
     filters=("client", "contract", "batch"),
     links=((_l("Commission tiers"), "reports.commission_tiers", "reports.manage_commission"),),
     order=50,
+    description=_l(
+        "The agency's commission per contract and month, itemised per confirmed payment with "
+        "the case's bucket and rate, so the client can check every line."
+    ),
 )
 def commission(scope: Scope) -> ReportResult:
     """Commission per contract and month, and every payment it is earned on."""

@@ -44,6 +44,9 @@ GROUPS = {
     "team": _l("Team"),
     "collector": _l("Collector"),
 }
+#: The days a report's period may fall between: any agency's records, and no date a sum
+#: of days could carry past the calendar's ends.
+EARLIEST, LATEST = date(2000, 1, 1), date(2099, 12, 31)
 #: The longest period a report covers: beyond it a day-by-day table has thousands of rows.
 MAX_DAYS = 3 * 366
 
@@ -57,8 +60,8 @@ class ReportFilterSchema(Schema):
     class Meta:
         unknown = EXCLUDE
 
-    start = mf.Date()
-    end = mf.Date()
+    start = mf.Date(validate=validate.Range(EARLIEST, LATEST))
+    end = mf.Date(validate=validate.Range(EARLIEST, LATEST))
     period = mf.String(validate=validate.OneOf(tuple(PERIODS)))
     group = mf.String(validate=validate.OneOf(tuple(GROUPS)))
     client = mf.Integer(validate=validate.Range(1, MAX_ID))
@@ -386,6 +389,14 @@ class Report:
     uses_period: bool = False
     uses_group: bool = False
     order: int = 100
+
+    def read_filter(self, args, *, today: date | None = None) -> ReportFilter:
+        """The filter of a query string, with only the filters this report offers: a value
+        its form has no field for (a collector on the commission statement) is ignored."""
+        offered = {"start", "end", "period", "group", *self.filters}
+        return ReportFilter.from_args(
+            {name: args.get(name) for name in offered if args.get(name) is not None}, today=today
+        )
 
 
 #: key → report, filled by :func:`report` as the report modules are imported.

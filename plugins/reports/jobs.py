@@ -84,7 +84,7 @@ def build_job(ctx, *, key: str, filter: dict) -> dict:
         raise NotAllowed(_("You may not see this report."))
     # Every row: the result serves both the job's page (which shows the first rows) and its
     # Excel file (which has them all).
-    scope = Scope.of(user, ReportFilter.from_args(filter), full=True)
+    scope = Scope.of(user, report.read_filter(filter), full=True)
     ctx.progress(0, 1)
     result = build(report, scope)
     ctx.progress(1, 1)

@@ -330,7 +330,7 @@ def rankings(scope: Scope) -> ReportResult:
                 "recovery rate's alone."
             )
         )
-    if scope.user_ids is not None and len(scope.user_ids) == 1 and scope.filter.collector is None:
+    if scope.user_ids == [scope.user.id] and scope.filter.collector is None:
         notes.append(
             _(
                 "You see only your own row: the score compares those shown, so alone it is "

@@ -522,7 +522,17 @@ def _labels_title(group: str):
     return GROUPS[group]
 
 
-@report("recovery", _l("Recovery"), uses_period=True, uses_group=True, order=10)
+@report(
+    "recovery",
+    _l("Recovery"),
+    uses_period=True,
+    uses_group=True,
+    order=10,
+    description=_l(
+        "Confirmed repayments per day, week or month, and by client, contract, batch, team or "
+        "collector, with the recovery rate (recovered ÷ entrusted)."
+    ),
+)
 def recovery(scope: Scope) -> ReportResult:
     """Recovered money per period and per group, with the recovery rate."""
     if scope.empty:

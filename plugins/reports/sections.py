@@ -128,6 +128,9 @@ def merge_sections(key: str, parts: list[tuple[Contract, object]]) -> Table:
 @report(
     "sections",
     _l("From other modules"),
+    # A module's sections follow who asks (the hook knows the user, not the team, collector
+    # or batch filters), so only the filters every section honours are offered.
+    filters=("client", "contract"),
     order=90,
     description=_l(
         "Figures only another module knows (compliance refusals, complaints, promises, and "

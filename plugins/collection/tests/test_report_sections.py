@@ -151,10 +151,10 @@ def test_promises_made_kept_broken_pending_with_amounts(seeded):
     assert rows == [
         {"collector": "Ann", "made": 3, "made_amount": Decimal("950.50"), "kept": 1,
          "kept_amount": Decimal("500.00"), "broken": 1, "broken_amount": Decimal("300.00"),
-         "pending": 1, "pending_amount": Decimal("150.50"), "kept_rate": "50.0%"},
+         "pending": 1, "pending_amount": Decimal("150.50"), "kept_rate": Decimal("0.5000")},
         {"collector": "Bob", "made": 1, "made_amount": Decimal("200.00"), "kept": 0,
          "kept_amount": Decimal("0.00"), "broken": 0, "broken_amount": Decimal("0.00"),
-         "pending": 1, "pending_amount": Decimal("200.00"), "kept_rate": "—"},
+         "pending": 1, "pending_amount": Decimal("200.00"), "kept_rate": None},
     ]  # fmt: skip
 
 

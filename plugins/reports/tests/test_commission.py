@@ -380,3 +380,28 @@ def test_a_cut_table_says_how_many_lines_it_has_after_a_round_trip(db, seed, sho
     result = commission(Scope.of(seed.manager, report_filter))
     again = lines_of(load_result(dump_result(result)).tables)
     assert again.row_count == len(expected_lines(db, reported(seed))) > len(again.rows)
+
+
+def test_the_api_gives_every_line_of_a_long_statement(db, seed, client, short_page):
+    from core.auth.services import issue_token
+
+    _token, plain = issue_token(seed.manager, "test")
+    db.session.commit()
+    found = client.get(
+        "/m/reports/api/reports/commission",
+        query_string=MARCH,
+        headers={"Authorization": f"Bearer {plain}"},
+    )
+    assert found.status_code == 200, found.json
+    lines = next(t for t in found.json["tables"] if t["key"] == "commission_lines")
+    expected = expected_lines(db, reported(seed))
+    assert len(expected) > SHORT_PAGE and len(lines["rows"]) == len(expected)
+
+
+def test_a_filter_the_statement_does_not_offer_is_ignored(db, seed, client):
+    sign_in(client, db, seed.manager)
+    plain = client.get("/m/reports/commission", query_string=MARCH).get_data(as_text=True)
+    narrowed = client.get(
+        "/m/reports/commission", query_string={**MARCH, "collector": seed.li.id}
+    ).get_data(as_text=True)
+    assert "SEED-B1" in narrowed and narrowed.count("SEED-") == plain.count("SEED-")

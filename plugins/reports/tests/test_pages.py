@@ -84,6 +84,26 @@ def test_bad_filter_values_show_messages_not_an_error(sign_in_as, client, db, wo
     assert client.get("/m/reports/recovery.xlsx", query_string=args).status_code == 200
 
 
+@pytest.mark.parametrize(
+    "key", ["recovery", "portfolio", "roll_rates", "activity", "rankings", "commission", "sections"]
+)
+@pytest.mark.parametrize(
+    "args",
+    [
+        {"start": "0001-01-01", "end": "0001-01-31", "group": "collector"},
+        {"start": "9999-12-01", "end": "9999-12-31", "group": "team"},
+        {"end": "9999-12-31"},
+    ],
+)
+def test_dates_at_the_calendars_ends_are_refused_not_an_error(
+    sign_in_as, client, db, world, key, args
+):
+    sign_in_as(world["manager"])
+    page = client.get(f"/m/reports/{key}", query_string=args)
+    assert page.status_code == 200
+    assert 'class="flash flash-error"' in page.get_data(as_text=True)
+
+
 def test_a_collector_sees_only_their_own_figures(sign_in_as, client, db, world):
     sign_in_as(world["bob"])
     html = client.get("/m/reports/sections").get_data(as_text=True)

@@ -122,9 +122,14 @@ def filter_choices(user, report: Report) -> dict[str, list[tuple[int, str]]]:
     everyone = holder_condition(user) is None
     if "team" in report.filters:
         if everyone:
-            choices["team"] = list(
-                db.session.execute(select(Team.id, Team.name).order_by(Team.name))
-            )
+            query = select(Team.id, Team.name).order_by(Team.name)
+            if not user.can("core.contracts.view_all"):  # a client's viewer: its staff's teams
+                query = query.where(Team.id.in_(select(User.team_id).where(User.id.in_(
+                    select(user_contracts.c.user_id).where(
+                        user_contracts.c.contract_id.in_(contract_ids)
+                    )
+                ))))  # fmt: skip
+            choices["team"] = list(db.session.execute(query))
         elif sees_team(user):
             choices["team"] = [(user.team_id, user.team.name)]
     if "collector" in report.filters:
@@ -232,7 +237,7 @@ def index():
 @require("reports.view")
 def show(key):
     report = report_or_404(key)
-    report_filter = ReportFilter.from_args(request.args)
+    report_filter = report.read_filter(request.args)
     scope = Scope.of(current_user, report_filter)
     if not jobs.runs_inline(scope):
         job = jobs.start_build_job(current_user, report, report_filter)
@@ -245,7 +250,7 @@ def show(key):
 @require("reports.export")
 def export_xlsx(key):
     report = report_or_404(key)
-    report_filter = ReportFilter.from_args(request.args)
+    report_filter = report.read_filter(request.args)
     scope = Scope.of(current_user, report_filter, full=True)  # the file has every row
     if not jobs.runs_inline(scope):
         job = jobs.start_build_job(current_user, report, report_filter)
@@ -266,7 +271,7 @@ def _own_job(job_id: str):
 
 def _job_report(job) -> tuple[Report, ReportFilter]:
     report = report_or_404(job.params.get("key", ""))
-    return report, ReportFilter.from_args(job.params.get("filter") or {})
+    return report, report.read_filter(job.params.get("filter") or {})
 
 
 @reports.route("/jobs/<job_id>")
