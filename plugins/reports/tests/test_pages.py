@@ -207,3 +207,19 @@ def test_a_team_leader_is_offered_their_team_only(sign_in_as, client, db, world,
     collectors = html.split('name="collector"')[1].split("</select>")[0]
     assert "North" in teams and "South" not in teams
     assert "Ann" in collectors and "Lea" in collectors and "Bob" not in collectors
+
+
+def test_a_long_table_is_cut_on_the_page_but_its_chart_shows_every_row(
+    sign_in_as, client, db, world, monkeypatch
+):
+    import plugins.reports.views.pages as pages_module
+
+    monkeypatch.setattr(pages_module, "PAGE_ROWS", 5)
+    sign_in_as(world["manager"])
+    html = client.get("/m/reports/recovery", query_string={**MARCH, "period": "day"}).get_data(
+        as_text=True
+    )
+    by_period = html.split('id="table-recovery_by_period"')[1].split("</section>")[0]
+    chart, table = by_period.split("</figure>")
+    assert chart.count('class="point"') == 31
+    assert table.split("<tbody>")[1].split("</tbody>")[0].count("<tr>") == 5

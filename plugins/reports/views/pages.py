@@ -195,9 +195,10 @@ def _page_context(report: Report, report_filter: ReportFilter, result, *, job=No
         "periods": PERIODS,
         "groups": GROUPS,
         "result": page_result(result),
+        # Drawn from every row: a long table is cut on the page, its chart shows the whole.
+        "charts": {t.key: charts.render(t) for t in result.tables} if result else {},
         "described": export.describe_filter(report, report_filter),
         "xlsx_url": xlsx_url if current_user.can("reports.export") else None,
-        "chart": charts.render,
         "cell": format_cell,
         "numeric": (MONEY, RATE, INT),
     }
