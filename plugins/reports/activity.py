@@ -38,13 +38,14 @@ from plugins.reports.framework import (
     ReportResult,
     Scope,
     Table,
+    cents,
+    from_cents,
     local_day,
     period_labels,
     rate,
     report,
     utc_bounds,
 )
-from plugins.reports.recovery import cents, from_cents
 from plugins.reports.sections import collect_sections, merge_sections
 
 SCORECARD = "collection.scorecard"

@@ -44,13 +44,15 @@ from plugins.reports.framework import (
     ReportResult,
     Scope,
     Table,
+    cents,
+    from_cents,
     period_labels,
     period_of_day,
     report,
     report_contract_ids,
 )
 from plugins.reports.models import CommissionTier
-from plugins.reports.recovery import ZERO, attributed_payments, cents, from_cents
+from plugins.reports.recovery import ZERO, attributed_payments
 
 #: A page's build reads this many itemised lines at most; the Excel file has them all.
 PAGE_LINES = PAGE_ROWS

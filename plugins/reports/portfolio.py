@@ -13,7 +13,7 @@ from decimal import Decimal
 
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import Integer, cast, func, select
+from sqlalchemy import func, select
 
 from core.cases.filters import BUCKETS
 from core.cases.models import STATUSES, Case
@@ -29,39 +29,20 @@ from plugins.reports.framework import (
     ReportResult,
     Scope,
     Table,
+    cents,
+    from_cents,
     period_labels,
     rate,
     report,
 )
 from plugins.reports.snapshots import ENDED, months_taken, roll_counts
 
-CENT = Decimal("0.01")
 #: Cases, entrusted amount and balance of a group without cases.
 ZERO = (0, Decimal("0.00"), Decimal("0.00"))
 #: The label of a case without a bucket or without an area.
 NONE_LABEL = "—"
 #: At most this many areas get a row of their own; the rest are summed into one row.
 MAX_AREAS = 50
-
-
-def money_sum(column):
-    """``SUM(column)`` of a money column, exact to the cent on both databases.
-
-    PostgreSQL sums ``numeric`` exactly. SQLite keeps money as a binary float, so it sums
-    whole cents (integers, exact) instead; :func:`money_value` turns either back into yuan.
-    """
-    if db.engine.dialect.name == "sqlite":
-        return func.coalesce(func.sum(cast(func.round(column * 100), Integer)), 0)
-    return func.coalesce(func.sum(column), 0)
-
-
-def money_value(value) -> Decimal:
-    """The :class:`~decimal.Decimal` amount of what :func:`money_sum` returned."""
-    if value is None:
-        return Decimal("0.00")
-    if db.engine.dialect.name == "sqlite":
-        return (Decimal(int(value)) / 100).quantize(CENT)
-    return Decimal(value).quantize(CENT)
 
 
 def _columns(first: Column) -> list[Column]:
@@ -104,8 +85,8 @@ def stock_figures(scope: Scope) -> tuple[dict, dict, dict, tuple]:
         select(
             *keys,
             func.count().label("cases"),
-            money_sum(Case.entrusted_amount).label("entrusted"),
-            money_sum(Case.balance).label("balance"),
+            func.coalesce(func.sum(cents(Case.entrusted_amount)), 0).label("entrusted"),
+            func.coalesce(func.sum(cents(Case.balance)), 0).label("balance"),
         )
         .where(*scope.case_conditions())
         .group_by(*keys)
@@ -128,7 +109,7 @@ def stock_figures(scope: Scope) -> tuple[dict, dict, dict, tuple]:
     by_status, by_bucket, by_area, totals = {}, {}, {}, ZERO
     for status, bucket, area, *sums in db.session.execute(query):
         figures = [
-            (int(sums[i]), money_value(sums[i + 1]), money_value(sums[i + 2]))
+            (int(sums[i]), from_cents(sums[i + 1]), from_cents(sums[i + 2]))
             for i in range(0, 12, 3)
         ]
         by_status[status or ""] = figures[0]

@@ -45,10 +45,12 @@ from plugins.reports.framework import (
     ReportResult,
     Scope,
     Table,
+    cents,
+    from_cents,
     rate,
     report,
 )
-from plugins.reports.recovery import attributed_payments, cents, from_cents, held_at_end_by
+from plugins.reports.recovery import attributed_payments, held_at_end_by
 
 RECOVERY, KEPT, CONTACT, COMPLIANCE, COMPLAINTS = (
     "recovery_rate",

@@ -34,7 +34,6 @@ from decimal import Decimal
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import (
-    BigInteger,
     DateTime,
     Integer,
     String,
@@ -69,6 +68,8 @@ from plugins.reports.framework import (
     ReportResult,
     Scope,
     Table,
+    cents,
+    from_cents,
     period_labels,
     period_of_day,
     rate,
@@ -77,12 +78,6 @@ from plugins.reports.framework import (
 )
 
 ZERO = Decimal("0.00")
-CENT = Decimal("0.01")
-
-
-def money(value) -> Decimal:
-    """A SQL sum as Decimal to the cent (``None``, an empty sum, is zero)."""
-    return Decimal(value or 0).quantize(CENT)
 
 
 # -- whose payment ---------------------------------------------------------------------------
@@ -101,17 +96,6 @@ def end_of_paid_day(scope: Scope):
     offset = datetime.combine(scope.filter.start, time(12), tzinfo=zone).utcoffset()
     minutes = -int(offset.total_seconds() // 60)
     return func.datetime(Payment.paid_on, "+1 day", f"{minutes:+d} minutes")
-
-
-def cents(column):
-    """SQL: a money column in whole cents. Sums of cents are exact on both databases (SQLite
-    would add the amounts as floating point), so a total equals the sum of its rows."""
-    return cast(func.round(column * 100), BigInteger)
-
-
-def from_cents(value) -> Decimal:
-    """A sum of :func:`cents` as money."""
-    return (Decimal(int(value or 0)) / 100).quantize(CENT)
 
 
 def attributed_payments(scope: Scope, *extra_columns, attribute: bool = True):
@@ -371,7 +355,7 @@ def entrusted_held_at_end(scope: Scope, group: str):
     """Per team/collector: ``{key: (cases, entrusted)}`` of the cases they held at the end of
     the period (the assignment covering the instant the day after it begins, the rule that
     attributes a payment), and the totals: each case has one holder then, so the totals are
-    the sums of the rows, taken in SQL over the grouped rows. The rankings count the same
+    the sums of the rows. The rankings count the same
     (:func:`held_at_end_by`), so the two reports agree.
 
     Why the end of the period and not "held at any time in it": at 1M cases the latter needs
@@ -380,71 +364,11 @@ def entrusted_held_at_end(scope: Scope, group: str):
     counts for its new holder only, while the payments before the hand-over stay the
     previous holder's.
     """
-    held = _held_at_end(scope)
-    key = held.c.holder_id if group == "collector" else held.c.team_id
-    statement = union_all(
-        select(literal(GROUP), key, func.sum(held.c.cases), func.sum(held.c.cents))
-        .where(key.is_not(None)).group_by(key),
-        select(literal(TOTAL), cast(null(), Integer), func.sum(held.c.cases),
-               func.sum(held.c.cents)).where(key.is_not(None)),
-    )  # fmt: skip
-    per_group, total = {}, (0, ZERO)
-    for part, k, n, sum_cents in db.session.execute(statement):
-        if part == GROUP:
-            per_group[k] = (int(n), from_cents(sum_cents))
-        else:
-            total = (int(n or 0), from_cents(sum_cents))
+    per_group = held_at_end_by(scope, [group])[group]
+    total = (sum(n for n, _ in per_group.values()), sum((e for _, e in per_group.values()), ZERO))
     return per_group, total
 
 
-def entrusted_of_holders(scope: Scope, group: str):
-    """Per team/collector: ``{key: (cases, entrusted)}`` of the cases they held at any time
-    in the period (an assignment overlapping it), each case once per holder; and the totals
-    over those cases, each case once. One statement: the history is read once.
-
-    No report counts it now: the recovery report and the rankings count
-    :func:`entrusted_held_at_end` (faster: no distinct pairs to make)."""
-    start, end = utc_bounds(scope.filter.start, scope.filter.end_exclusive)
-    holder = User.__table__.alias("holder")
-    team_id = func.coalesce(CaseAssignment.team_id, holder.c.team_id)
-    key = (CaseAssignment.user_id if group == "collector" else team_id).label("key")
-    held = (
-        select(
-            CaseAssignment.case_id.label("case_id"),
-            key,
-            cents(Case.entrusted_amount).label("cents"),
-        )
-        .join(Case, Case.id == CaseAssignment.case_id)
-        .outerjoin(holder, holder.c.id == CaseAssignment.user_id)
-        .where(
-            CaseAssignment.assigned_at < end,
-            or_(CaseAssignment.ended_at.is_(None), CaseAssignment.ended_at > start),
-            Case.contract_id.in_(scope.contract_ids),
-            key.is_not(None),
-        )
-    )
-    if scope.filter.batch is not None:
-        held = held.where(Case.batch_id == scope.filter.batch)
-    held = held.where(*scope.held_by(CaseAssignment.user_id, team_id))
-    pairs = held.distinct().cte("held").prefix_with("MATERIALIZED")
-    each_case = select(pairs.c.case_id, pairs.c.cents).distinct().subquery("each_case")
-    statement = union_all(
-        select(literal(GROUP), pairs.c.key, func.count(pairs.c.case_id), func.sum(pairs.c.cents))
-        .group_by(pairs.c.key),
-        select(literal(TOTAL), cast(null(), Integer), func.count(each_case.c.case_id),
-               func.sum(each_case.c.cents)),
-    )  # fmt: skip
-    per_group, total = {}, (0, ZERO)
-    for part, k, n, sum_cents in db.session.execute(statement):
-        if part == GROUP:
-            per_group[k] = (n, from_cents(sum_cents))
-        else:
-            total = (n, from_cents(sum_cents))
-    return per_group, total
-
-
-#: The name the rankings first used.
-_entrusted_of_holders = entrusted_of_holders
 HOLDER_GROUPS = ("team", "collector")
 
 
