@@ -12,7 +12,7 @@ from marshmallow import Schema, fields
 from core.api.endpoint import endpoint
 from core.errors import NotAllowed, UserError
 from plugins.reports import jobs
-from plugins.reports.framework import GROUPS, PERIODS, Scope, reports_for
+from plugins.reports.framework import GROUPS, PERIODS, Scope, find_report, reports_for
 
 reports_api = Blueprint("reports_api", __name__, url_prefix="/m/reports/api")
 TAG = "reports"
@@ -100,10 +100,10 @@ def show_report(key, query):
     """Only the figures you may see: your contracts with reports on (a client viewer their
     client's), and a collector's or team leader's own or their team's. Every row of every
     table: a page shows the first 500 of a long one, this (like the Excel file) them all."""
-    report = jobs.find_report(key)
+    report = find_report(key)
     if report is None:
         abort(404)
-    if not jobs.may_open(current_user, report):
+    if not report.may_open(current_user):
         raise NotAllowed(_("You may not see this report."))
     report_filter = report.read_filter(request.args)
     if report_filter.errors:
@@ -114,7 +114,7 @@ def show_report(key, query):
                 for name, messages in report_filter.errors.items()
             },
         )
-    result = jobs.build(report, Scope.of(current_user, report_filter, full=True))
+    result = report.build(Scope.of(current_user, report_filter, full=True))
     return {
         "key": report.key,
         "title": str(report.title),

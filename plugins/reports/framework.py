@@ -401,6 +401,9 @@ class Report:
     uses_group: bool = False
     order: int = 100
 
+    def may_open(self, user) -> bool:
+        return user.can("reports.view") and user.can(self.permission)
+
     def read_filter(self, args, *, today: date | None = None) -> ReportFilter:
         """The filter of a query string, with only the filters this report offers: a value
         its form has no field for (a collector on the commission statement) is ignored."""
@@ -424,9 +427,16 @@ def report(key: str, title, **options):
     return decorator
 
 
-def reports_for(user) -> list[Report]:
-    """The reports ``user`` may open, in menu order."""
+def _registered() -> dict[str, Report]:
     from plugins.reports import catalogue  # noqa: F401  (registers every report)
 
-    allowed = [r for r in REPORTS.values() if user.can("reports.view") and user.can(r.permission)]
-    return sorted(allowed, key=lambda r: r.order)
+    return REPORTS
+
+
+def find_report(key: str) -> Report | None:
+    return _registered().get(key)
+
+
+def reports_for(user) -> list[Report]:
+    """The reports ``user`` may open, in menu order."""
+    return sorted((r for r in _registered().values() if r.may_open(user)), key=lambda r: r.order)

@@ -23,13 +23,13 @@ from plugins.reports.framework import (
     INT,
     MONEY,
     RATE,
-    REPORTS,
     Chart,
     Column,
     ReportFilter,
     ReportResult,
     Scope,
     Table,
+    find_report,
 )
 
 JOB_NAME = "reports.build"
@@ -53,21 +53,6 @@ def runs_inline(scope: Scope) -> bool:
     return scope_case_count(scope, limit) <= limit
 
 
-def find_report(key: str):
-    from plugins.reports import catalogue  # noqa: F401  (registers every report)
-
-    return REPORTS.get(key)
-
-
-def may_open(user, report) -> bool:
-    return user.can("reports.view") and user.can(report.permission)
-
-
-def build(report, scope: Scope) -> ReportResult:
-    """The report's figures for ``scope`` (nothing to count: no tables, the report says so)."""
-    return report.build(scope)
-
-
 def start_build_job(user, report, report_filter: ReportFilter):
     """Queue the build of a report too large to build while the page waits."""
     params = {"key": report.key, "filter": report_filter.as_args()}
@@ -86,7 +71,7 @@ def build_job(ctx, *, key: str, filter: dict) -> dict:
     # Excel file (which has them all).
     scope = Scope.of(user, report.read_filter(filter), full=True)
     ctx.progress(0, 1)
-    result = build(report, scope)
+    result = report.build(scope)
     ctx.progress(1, 1)
     db.session.rollback()  # a report only reads
     return {"key": key, "filter": filter, "result": dump_result(result)}

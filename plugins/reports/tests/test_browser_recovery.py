@@ -8,8 +8,7 @@ import pytest
 from flask_babel import force_locale
 
 from core.testing.fixtures import sign_in
-from plugins.reports.framework import ReportFilter, Scope
-from plugins.reports.jobs import find_report
+from plugins.reports.framework import ReportFilter, Scope, find_report
 from plugins.reports.tests.conftest import confirmed_in_march
 
 pytestmark = pytest.mark.browser

@@ -24,8 +24,9 @@ from plugins.reports.framework import (
     ReportResult,
     Scope,
     Table,
+    find_report,
 )
-from plugins.reports.jobs import build, dump_result, find_report, load_result
+from plugins.reports.jobs import dump_result, load_result
 from plugins.reports.tests.conftest import confirmed_in_march
 
 CENT = Decimal("0.01")
@@ -131,7 +132,7 @@ def test_recovery_export_equals_the_report_to_the_cent(db, world, english):
     report_filter = ReportFilter.from_args(
         {"start": "2026-03-01", "end": "2026-03-31", "period": "week", "group": "collector"}
     )
-    result = build(report, Scope.of(world["manager"], report_filter))
+    result = report.build(Scope.of(world["manager"], report_filter))
     book = as_book(export.workbook_bytes(report, report_filter, result))
     assert len(book.worksheets) == len(result.tables)
     described = dict(export.describe_filter(report, report_filter))

@@ -46,6 +46,7 @@ from plugins.reports.framework import (
     ReportFilter,
     ReportResult,
     Scope,
+    find_report,
     report_contract_ids,
     reports_for,
 )
@@ -69,10 +70,10 @@ def stylesheet():
 
 def report_or_404(key: str) -> Report:
     """The report ``key``: 404 if there is none, 403 (audited) if the user may not open it."""
-    report = jobs.find_report(key)
+    report = find_report(key)
     if report is None:
         abort(404)
-    if not jobs.may_open(current_user, report):
+    if not report.may_open(current_user):
         deny(report.permission)
     return report
 
@@ -243,7 +244,7 @@ def show(key):
     if not jobs.runs_inline(scope):
         job = jobs.start_build_job(current_user, report, report_filter)
         return redirect(url_for("reports.job_page", job_id=job.id))
-    result = jobs.build(report, scope)
+    result = report.build(scope)
     return render_template("reports/show.html", **_page_context(report, report_filter, result))
 
 
@@ -256,7 +257,7 @@ def export_xlsx(key):
     if not jobs.runs_inline(scope):
         job = jobs.start_build_job(current_user, report, report_filter)
         return redirect(url_for("reports.job_page", job_id=job.id))
-    return _xlsx_response(report, report_filter, jobs.build(report, scope))
+    return _xlsx_response(report, report_filter, report.build(scope))
 
 
 # -- a report built as a job -----------------------------------------------------------------
