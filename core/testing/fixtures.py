@@ -185,6 +185,21 @@ def login_as(client, make_user, db):
 
 
 @pytest.fixture
+def english(app):
+    """The test's own calls in English: services raise their messages translated."""
+    from flask_babel import force_locale
+
+    with force_locale("en"):
+        yield
+
+
+@pytest.fixture
+def english_by_default(app_config):
+    """English as the app's default language: pages and imports nobody chose a language for."""
+    app_config["BABEL_DEFAULT_LOCALE"] = "en"
+
+
+@pytest.fixture
 def contract(db):
     """``contract(modules=["notes"])``: a client and a contract with those modules on."""
     from core.clients.services import save_client, save_contract

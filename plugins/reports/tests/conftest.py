@@ -9,7 +9,6 @@ from datetime import UTC, date, datetime
 from decimal import Decimal
 
 import pytest
-from flask_babel import force_locale
 from sqlalchemy import func, select
 
 from core import hookimpl
@@ -22,19 +21,6 @@ from core.report_sections import ReportSection
 from tests.support.cases import make_cases
 
 GAUGES = "gauges"
-
-
-@pytest.fixture
-def english(app):
-    """The test's own calls in English: services raise their messages translated."""
-    with force_locale("en"):
-        yield
-
-
-@pytest.fixture
-def english_by_default(app_config):
-    """English as the app's default language: pages nobody chose a language for."""
-    app_config["BABEL_DEFAULT_LOCALE"] = "en"
 
 
 def held_cases_section(contract, start, end, user) -> ReportSection:
