@@ -55,6 +55,18 @@ def db_status():
         click.echo(f"{plugin:<20} {'pending' if behind else 'up to date'}")
 
 
+@db_group.command("rebuild-totals")
+@with_appcontext
+def db_rebuild_totals():
+    """Rebuild every per-day totals table (the core's and each plugin's) from its rows."""
+    from core.extensions import db
+    from core.plugins import all_hooks
+
+    all_hooks().rebuild_day_totals()
+    db.session.commit()
+    click.echo("per-day totals rebuilt")
+
+
 @db_group.command("revision")
 @click.option("-m", "--message", required=True)
 @click.option("--plugin", default="core", show_default=True, help="Whose history gets it.")

@@ -37,3 +37,10 @@ def register_nav_items():
         NavItem(_l("Roles"), "admin.roles", "core.roles.manage", order=930),
         NavItem(_l("Audit log"), "admin.audit", "core.audit.view", order=940),
     ]
+
+
+@hookimpl
+def rebuild_day_totals():
+    from core.cases.services import rebuild_activity_day_totals
+
+    rebuild_activity_day_totals()

@@ -248,6 +248,17 @@ def after_activity_recorded(case, activity, user):
 
 
 @hookspec
+def rebuild_day_totals():
+    """Rebuild, from the rows they sum, every per-day totals table the plugin keeps
+    (``core.day_totals``), set-wise, in the caller's transaction.
+
+    Called on every installed plugin by ``maple db rebuild-totals``: after rows were written
+    around the ORM (a bulk load) or the agency's time zone changed (a row's day is the
+    agency-local day it happened on).
+    """
+
+
+@hookspec
 def report_sections(contract, start, end, user):
     """Return report sections with figures only this plugin knows, for one contract.
 

@@ -7,6 +7,7 @@ from decimal import Decimal
 
 from sqlalchemy import (
     JSON,
+    BigInteger,
     ForeignKey,
     Index,
     Numeric,
@@ -18,6 +19,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
+from core import day_totals
 from core.extensions import db
 from core.types import UTCDateTime, utcnow
 
@@ -351,3 +353,47 @@ class Payment(db.Model):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
     case = relationship("Case")
+
+
+class ActivityDayTotal(db.Model):
+    """The timeline's entries summed per agency-local day, contract, user and kind: what a
+    report over a period reads instead of every record of it (core.day_totals). Kept by the
+    ORM as entries are written; ``maple db rebuild-totals`` rebuilds it from ``activities``."""
+
+    __tablename__ = "activity_day_totals"
+
+    day: Mapped[date] = mapped_column(primary_key=True)
+    contract_id: Mapped[int] = mapped_column(primary_key=True)
+    #: Who entered the entries; ``core.day_totals.NO_USER`` for imports and the system.
+    user_id: Mapped[int] = mapped_column(primary_key=True)
+    kind: Mapped[str] = mapped_column(String(32), primary_key=True)
+    records: Mapped[int] = mapped_column(default=0)
+    #: Entries carrying a promise to pay, and the amounts promised in whole cents.
+    promises: Mapped[int] = mapped_column(default=0)
+    promised_cents: Mapped[int] = mapped_column(BigInteger, default=0)
+
+
+def _activity_contribution(values: dict):
+    if values["contract_id"] is None or values["at"] is None:
+        return None
+    amount = values["promise_amount"]
+    keys = {
+        "day": day_totals.local_date(values["at"]),
+        "contract_id": values["contract_id"],
+        "user_id": values["user_id"] if values["user_id"] is not None else day_totals.NO_USER,
+        "kind": values["kind"],
+    }
+    figures = {
+        "records": 1,
+        "promises": 0 if amount is None else 1,
+        "promised_cents": 0 if amount is None else int(Decimal(amount) * 100),
+    }
+    return keys, figures
+
+
+day_totals.kept_by_rows(
+    Activity,
+    ActivityDayTotal.__table__,
+    ("at", "contract_id", "user_id", "kind", "promise_amount"),
+    _activity_contribution,
+)

@@ -12,8 +12,9 @@ from datetime import date, datetime
 from decimal import Decimal
 
 from flask_babel import gettext as _
-from sqlalchemy import select, update
+from sqlalchemy import func, select, update
 
+from core import day_totals
 from core.audit.services import record, record_many
 from core.cases.models import (
     CLAIM,
@@ -27,6 +28,7 @@ from core.cases.models import (
     RETURNED,
     SETTLED,
     Activity,
+    ActivityDayTotal,
     Case,
     CaseAssignment,
     Payment,
@@ -321,6 +323,36 @@ def record_activity(
     db.session.flush()
     hooks_for(case.contract).after_activity_recorded(case=case, activity=entry, user=user)
     return entry
+
+
+def rebuild_activity_day_totals(connection=None) -> None:
+    """Fill ``activity_day_totals`` again from every entry of the timeline, set-wise
+    (``connection``: a migration's; the session's by default)."""
+
+    def per_day(day, begin, end):
+        return (
+            select(
+                day.label("day"),
+                Activity.contract_id,
+                func.coalesce(Activity.user_id, day_totals.NO_USER),
+                Activity.kind,
+                func.count(Activity.id),
+                func.count(Activity.promise_amount),
+                func.coalesce(func.sum(day_totals.cents(Activity.promise_amount)), 0),
+            )
+            .where(Activity.at >= begin, Activity.at < end)
+            .group_by(day, Activity.contract_id, Activity.user_id, Activity.kind)
+        )
+
+    table = ActivityDayTotal.__table__
+    day_totals.rebuild(
+        table,
+        ["day", "contract_id", "user_id", "kind"],
+        ["records", "promises", "promised_cents"],
+        Activity.at,
+        per_day,
+        connection=connection,
+    )
 
 
 # -- payments ----------------------------------------------------------------------------------

@@ -24,12 +24,13 @@ from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from marshmallow import EXCLUDE, Schema, validate
 from marshmallow import fields as mf
-from sqlalchemy import BigInteger, cast, func, select
+from sqlalchemy import func, select
 
 from core.auth.models import User
 from core.cases.filters import holder_condition, load_query, sees_team, visible_contract_ids
 from core.cases.models import Case
 from core.clients.models import Contract, ContractModule
+from core.day_totals import cents, from_cents  # noqa: F401  (the reports sum money so)
 from core.extensions import db
 from core.types import agency_zone
 
@@ -310,17 +311,6 @@ def period_labels(start: date, end: date, period: str) -> list[str]:
             day = (day.replace(day=1) + timedelta(days=32)).replace(day=1)
         labels.append(label)
     return labels
-
-
-def cents(column):
-    """SQL: a money column in whole cents. Sums of cents are exact on both databases (SQLite
-    would add the amounts as floating point), so a total equals the sum of its rows."""
-    return cast(func.round(column * 100), BigInteger)
-
-
-def from_cents(value) -> Decimal:
-    """A sum of :func:`cents` as money (``None``, an empty sum, is zero)."""
-    return (Decimal(int(value or 0)) / 100).quantize(Decimal("0.01"))
 
 
 def rate(numerator, denominator) -> Decimal | None:
