@@ -69,10 +69,11 @@ def add(table: Table, keys: dict, figures: dict, *, connection=None) -> None:
 
 def kept_by_rows(model, table: Table, watched: tuple[str, ...], contribution: Callable) -> None:
     """Keep ``table`` the sum of ``model``'s rows as the ORM writes them (mapper events, in
-    the writing transaction): ``contribution(values)`` says what a row whose ``watched``
-    attributes hold ``values`` (name → value) adds, as ``(keys, figures)``, or ``None`` for
-    nothing. An insert adds the row's contribution, a delete takes it away, an update of a
-    watched attribute moves it from the old values' keys to the new ones'.
+    the writing transaction). ``contribution(values)`` says what a row whose ``watched``
+    attributes hold ``values`` (name → value) adds: a list of ``(keys, figures)`` (a row may
+    count on two days, as a promise made one day and judged another). An insert adds the
+    row's contribution, a delete takes it away, an update of a watched attribute moves it
+    from what the old values gave to what the new ones give.
 
     A bulk statement bypasses the ORM: whoever writes rows so rebuilds the table.
     """
@@ -90,18 +91,19 @@ def kept_by_rows(model, table: Table, watched: tuple[str, ...], contribution: Ca
         return found
 
     def apply(connection, old: dict | None, new: dict | None) -> None:
-        taken = contribution(old) if old is not None else None
-        given = contribution(new) if new is not None else None
-        if taken and given and taken[0] == given[0]:
-            keys = given[0]
-            change = {k: given[1].get(k, 0) - taken[1].get(k, 0) for k in {*given[1], *taken[1]}}
+        changes: dict[tuple, dict] = {}
+        for sign, row in ((-1, old), (1, new)):
+            for keys, figures in contribution(row) if row is not None else ():
+                change = changes.setdefault(tuple(sorted(keys.items())), {})
+                for name, value in figures.items():
+                    change[name] = change.get(name, 0) + sign * value
+        for keys, change in changes.items():
             if any(change.values()):
-                add(table, keys, change, connection=connection)
-            return
-        if taken:
-            add(table, taken[0], {k: -v for k, v in taken[1].items()}, connection=connection)
-        if given:
-            add(table, given[0], given[1], connection=connection)
+                add(table, dict(keys), change, connection=connection)
+
+    for name in watched:
+        # An update must know the value it replaces, even one not loaded when it was set.
+        event.listen(getattr(model, name), "set", _nothing, active_history=True)
 
     @event.listens_for(model, "after_insert")
     def inserted(mapper, connection, target) -> None:
@@ -116,6 +118,10 @@ def kept_by_rows(model, table: Table, watched: tuple[str, ...], contribution: Ca
     @event.listens_for(model, "after_delete")
     def deleted(mapper, connection, target) -> None:
         apply(connection, values(target, before=True), None)
+
+
+def _nothing(*_event) -> None:
+    """A listener whose registration alone matters (``active_history``)."""
 
 
 def day_of(column, offset: timedelta, dialect: str = ""):
@@ -146,10 +152,10 @@ def fixed_offsets(first: datetime, last: datetime) -> list[tuple[datetime, datet
         if probe > last and offset(last) == here:
             stretches.append((begin, last + timedelta(microseconds=1), here))
             return stretches
-        # The change lies in (probe - step, probe]: halve down to the second.
+        # The change lies in (probe - step, probe]: halve down to the microsecond.
         low, high = probe - step, probe
-        while high - low > timedelta(seconds=1):
-            middle = low + (high - low) / 2
+        while high - low > timedelta(microseconds=1):
+            middle = low + (high - low) // 2
             low, high = (middle, high) if offset(middle) == here else (low, middle)
         stretches.append((begin, high, here))
         begin = high

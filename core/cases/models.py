@@ -375,7 +375,7 @@ class ActivityDayTotal(db.Model):
 
 def _activity_contribution(values: dict):
     if values["contract_id"] is None or values["at"] is None:
-        return None
+        return []
     amount = values["promise_amount"]
     keys = {
         "day": day_totals.local_date(values["at"]),
@@ -388,7 +388,7 @@ def _activity_contribution(values: dict):
         "promises": 0 if amount is None else 1,
         "promised_cents": 0 if amount is None else int(Decimal(amount) * 100),
     }
-    return keys, figures
+    return [(keys, figures)]
 
 
 day_totals.kept_by_rows(
