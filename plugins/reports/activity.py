@@ -15,18 +15,17 @@ A contract without the collection module adds records but no scorecard: a note s
 from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
-from datetime import date, datetime, time, timedelta
+from datetime import date, timedelta
 
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import Date, cast, func, literal, select
+from sqlalchemy import func, select
 
 from core.auth.models import User
-from core.cases.models import Activity, Case
-from core.clients.models import Contract
+from core.cases.models import Activity, ActivityDayTotal, Case
+from core.day_totals import NO_USER
 from core.extensions import db
 from core.report_sections import one_pass
-from core.types import agency_zone
 from plugins.reports.framework import (
     INT,
     MONEY,
@@ -56,88 +55,70 @@ COMPLAINTS = "collection.complaints"
 # -- contact records ---------------------------------------------------------------------------
 
 
-def contact_records(scope: Scope, *columns, every_case: bool = False):
-    """``select`` of ``columns`` over the scope's contact records in the period: on the
-    scope's contracts (and batch), attributed to the scope's users.
+def records_per_user_and_day(scope: Scope) -> list[tuple]:
+    """``(user id or None, local day, records, promises, promised cents)``: the scope's
+    contact records in the period, per collector and agency-local day.
 
-    A record carries its case's contract (``activities.contract_id``), so the contracts are
-    a range of ``ix_activities_contract_id_at`` and no case is looked up; only a batch needs
-    the case. With ``every_case`` (see :func:`covers_every_case`) the contracts need no
-    condition at all: the period is a range of ``ix_activities_at``.
+    Read from the core's per-day totals (``activity_day_totals``: a few hundred rows a day
+    instead of every record); a batch is not among their keys, so with a batch chosen the
+    batch's records themselves are counted.
     """
-    start, end = utc_bounds(scope.filter.start, scope.filter.end_exclusive)
+    start, end = scope.filter.start, scope.filter.end
+    if scope.filter.batch is None:
+        totals = ActivityDayTotal
+        query = (
+            select(
+                totals.user_id,
+                totals.day,
+                func.sum(totals.records),
+                func.sum(totals.promises),
+                func.sum(totals.promised_cents),
+            )
+            .where(
+                totals.kind == "contact",
+                totals.day >= start,
+                totals.day <= end,
+                totals.contract_id.in_(scope.contract_ids),
+                *scope.user_condition(totals.user_id),
+            )
+            .group_by(totals.user_id, totals.day)
+        )
+        return [
+            (None if user_id == NO_USER else user_id, day, *figures)
+            for user_id, day, *figures in db.session.execute(query)
+        ]
+    begin, finish = utc_bounds(start, scope.filter.end_exclusive)
+    day = local_day(Activity.at, on=start).label("day")
     query = (
-        select(*columns)
-        .select_from(Activity)
+        select(
+            Activity.user_id,
+            day,
+            func.count(Activity.id),
+            func.count(Activity.promise_amount),
+            func.sum(cents(Activity.promise_amount)),
+        )
+        .join(Case, Case.id == Activity.case_id)
         .where(
             Activity.kind == "contact",
-            Activity.at >= start,
-            Activity.at < end,
+            Activity.at >= begin,
+            Activity.at < finish,
+            Activity.contract_id.in_(scope.contract_ids),
+            Case.batch_id == scope.filter.batch,
             *scope.user_condition(Activity.user_id),
         )
+        .group_by(Activity.user_id, day)
     )
-    if every_case:
-        return query
-    query = query.where(Activity.contract_id.in_(scope.contract_ids))
-    if scope.filter.batch is not None:
-        query = query.join(Case, Case.id == Activity.case_id).where(
-            Case.batch_id == scope.filter.batch
-        )
-    return query
+    return [(user_id, date.fromisoformat(str(local)), *figures)
+            for user_id, local, *figures in db.session.execute(query)]  # fmt: skip
 
 
-def covers_every_case(scope: Scope) -> bool:
-    """Whether the scope's contracts hold every case there is (no batch chosen): a manager's
-    usual view, whose records then need no condition on their contract. A few index seeks:
-    one per contract outside the scope."""
-    if scope.filter.batch is not None or not scope.contract_ids:
-        return False
-    others = select(Contract.id).where(Contract.id.not_in(scope.contract_ids))
-    outside = select(Case.id).where(Case.contract_id.in_(others)).limit(1)
-    return db.session.scalar(outside) is None
-
-
-def local_date(column, *, start: date, end: date):
-    """The agency-local day of a UTC datetime ``column`` over the period ``start``–``end``,
-    to group on: a date on PostgreSQL, ``YYYY-MM-DD`` text on SQLite (see :func:`local_day`).
-
-    On PostgreSQL, when the zone keeps one offset over the whole period (no daylight-saving
-    change in it: always, in China), the day is the record's time plus that offset: a zone's
-    rules looked up per record cost three times the reading of the records.
-    """
-    if db.engine.dialect.name != "postgresql":
-        return local_day(column, on=start)
-    zone = agency_zone()
-    days = (end - start).days + 3
-    offsets = {
-        datetime.combine(start + timedelta(days=n - 1), time(12), tzinfo=zone).utcoffset()
-        for n in range(days)
-    }
-    if len(offsets) == 1:
-        return cast(func.timezone("UTC", column + literal(offsets.pop())), Date)
-    return cast(func.timezone(zone.key, column), Date)
-
-
-def label_of(day, period: str) -> str:
-    """The period label (as :func:`period_labels` writes it) of a local day, a date or its
-    ``YYYY-MM-DD`` text."""
-    if isinstance(day, str):
-        day = date.fromisoformat(day)
+def label_of(day: date, period: str) -> str:
+    """The period label (as :func:`period_labels` writes it) of a local day."""
     if period == "day":
         return day.isoformat()
     if period == "week":
         return (day - timedelta(days=day.weekday())).isoformat()
     return day.strftime("%Y-%m")
-
-
-def _figures():
-    """Records, promises taken (a promised amount on the record) and the amount promised, in
-    whole cents (exact sums on SQLite too)."""
-    return (
-        func.count(Activity.id),
-        func.count(Activity.promise_amount),
-        func.sum(cents(Activity.promise_amount)),
-    )
 
 
 def _names(user_ids) -> dict[int, str]:
@@ -173,30 +154,19 @@ def records_tables(scope: Scope) -> list[Table]:
     """Records per period (every period of the filter, empty ones as zeros), per collector,
     and per collector and period (only the pairs with records).
 
-    The month of records is read twice, not four times: once grouped by collector and
-    period, once for the totals. The per-period and per-collector rows add up those few
-    aggregated rows, so every table's rows sum exactly to the totals counted in SQL.
+    One read, per collector and local day; each of those rows is labelled with its week or
+    month here and the counts and whole cents added up exactly, so every table's rows sum to
+    its totals.
     """
     period = scope.filter.period
-    every_case = covers_every_case(scope)
-    totals = _record_row(
-        *db.session.execute(contact_records(scope, *_figures(), every_case=every_case)).one()
-    )
-    # Grouped on the local day in SQL (at most a few thousand rows: days × collectors); the
-    # week or month of each of those rows is then labelled here, and their counts and whole
-    # cents added up exactly.
-    day = local_date(Activity.at, start=scope.filter.start, end=scope.filter.end).label("day")
-    per_user_day = db.session.execute(
-        contact_records(scope, Activity.user_id, day, *_figures(), every_case=every_case)
-        .group_by(Activity.user_id, day)
-    ).all()  # fmt: skip
     summed: dict[tuple, list[int]] = {}
-    for user_id, local, records, promises, promised_cents in per_user_day:
-        sums = summed.setdefault((user_id, label_of(local, period)), [0, 0, 0])
+    for user_id, day, records, promises, promised_cents in records_per_user_and_day(scope):
+        sums = summed.setdefault((user_id, label_of(day, period)), [0, 0, 0])
         sums[0] += int(records or 0)
         sums[1] += int(promises or 0)
         sums[2] += int(promised_cents or 0)
     per_user_period = [(user_id, key, *sums) for (user_id, key), sums in summed.items()]
+    totals = _record_row(*(sum(sums[n] for sums in summed.values()) for n in range(3)))
     per_period: dict[str, dict] = {}
     per_user: dict[int | None, dict] = {}
     for user_id, key, *figures in per_user_period:

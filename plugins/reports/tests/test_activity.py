@@ -246,30 +246,37 @@ def test_the_report_is_registered_with_its_period():
     assert REPORTS["activity"].uses_period and REPORTS["activity"].order == 30
 
 
-def test_a_scope_over_every_case_counts_the_same_without_looking_cases_up(
+def test_a_batch_counts_its_records_as_the_day_totals_count_its_contract(
     db, contract, make_user, english
 ):
-    from plugins.reports.activity import covers_every_case
-    from tests.support.cases import make_cases
+    """Without a batch the report reads the core's per-day totals; with one, the batch's
+    records: a contract whose every case is in one batch gives the same tables both ways."""
+    from tests.support.cases import make_batch, make_cases
 
     first, second = contract(modules=["reports"]), contract(modules=["reports"])
     manager = make_user("manager", contracts=[first, second])
     ann = make_user("collector", name="Ann", contracts=[first, second])
-    cases = make_cases(db, first, count=2) + make_cases(db, second, count=1)
+    batch = make_batch(db, first)
+    cases = make_cases(db, first, batch, count=2) + make_cases(db, second, count=1)
     for n, case in enumerate(cases):
         for day in (1, 15, 31):
             db.session.add(Activity(case_id=case.id, kind="contact", at=local(date(2026, 3, day)),
                                     result="no_answer", user_id=ann.id,
                                     promise_amount=Decimal("10.10") * (n + 1)))  # fmt: skip
+        db.session.add(Activity(case_id=case.id, kind="contact", result="no_answer",
+                                at=local(date(2026, 3, 31), 23, 59)))  # fmt: skip
     db.session.commit()
-    scope, result = run(manager, period="month")
-    assert covers_every_case(scope)
-    assert figures(tables(result)["activity_by_period"].totals) == {
-        "records": 9, "promises": 9, "promised": Decimal("181.80")
+    _scope, everything = run(manager, period="week")
+    assert figures(tables(everything)["activity_by_period"].totals) == {
+        "records": 12, "promises": 9, "promised": Decimal("181.80")
     }  # fmt: skip
-    narrowed, result = run(manager, contract=str(first.id))
-    assert not covers_every_case(narrowed)
-    assert tables(result)["activity_by_collector"].totals["records"] == 6
+    _scope, by_contract = run(manager, period="week", contract=str(first.id))
+    _scope, by_batch = run(manager, period="week", batch=str(batch.id))
+    keys = ("activity_by_period", "activity_by_collector", "activity_by_collector_and_period")
+    for key in keys:
+        assert tables(by_batch)[key].rows == tables(by_contract)[key].rows
+        assert tables(by_batch)[key].totals == tables(by_contract)[key].totals
+    assert tables(by_batch)["activity_by_collector"].totals["records"] == 8
 
 
 def test_every_record_carries_its_cases_contract(worked):
