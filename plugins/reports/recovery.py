@@ -15,9 +15,10 @@ the pool row's team, if any. The team is the assignment's team, else the holder'
 :func:`attributed_payments` is that selection, shared with the commission statement so the
 two reconcile to the cent.
 
-**Entrusted** (the rate's denominator): by client, contract or batch, the entrusted amount of
-the scope's cases as they stand; by team or collector, of the cases each holds at the end of
-the period (:func:`entrusted_held_at_end`). Sums are taken in whole cents, so every total
+**Entrusted** (the rate's denominator): by team or collector, the entrusted amount of the
+cases each held at the end of the period (:func:`entrusted_held_at_end`); by client, contract
+or batch, of the scope's cases as they stand when the scope is everyone's, else of those its
+collectors held at the end of the period (the same cases whichever the breakdown). Sums are taken in whole cents, so every total
 equals the sum of its rows on SQLite as on PostgreSQL.
 
 Measured at 1M cases and 420k payments (``bench/report_speed.py``'s data, two slow cores):
@@ -249,45 +250,46 @@ def _case_group_key(group: str):
 
 
 def _entrusted_of_cases(scope: Scope, group: str):
-    """Per client/contract/batch: ``{key: (cases, entrusted)}`` of the scope's cases, and the
-    totals, counted over the cases as they stand (``Scope.case_conditions``)."""
+    """Per client/contract/batch: ``{key: (cases, entrusted)}`` and the totals.
+
+    Everyone's figures (a manager, a client viewer): the scope's cases as they stand. A team's
+    or a collector's: the cases they held at the end of the period, as by team or collector
+    (:func:`held_at_end_by`), so a collector's entrusted amount is the same whichever way
+    their report is broken down, for a past period too.
+    """
+    if scope.user_ids is not None:
+        held = _held_at_end(scope, by_batch=group == "batch")
+        key = held.c.batch_id if group == "batch" else held.c.contract_id
+        per_group = select(key, func.sum(held.c.cases), func.sum(held.c.cents)).group_by(key)
+        if group == "client":
+            key = Contract.client_id
+            per_group = (
+                select(key, func.sum(held.c.cases), func.sum(held.c.cents))
+                .join(Contract, Contract.id == held.c.contract_id)
+                .group_by(key)
+            )
+        found = {k: (int(n), from_cents(c)) for k, n, c in db.session.execute(per_group)}
+        total = (sum(n for n, _ in found.values()), sum((e for _, e in found.values()), ZERO))
+        return found, total
+    # Every case of the contracts: two scans of the (contract, amount) index beat writing a
+    # million rows aside.
     key = _case_group_key(group)
     conditions = scope.case_conditions()
-    if scope.user_ids is None:
-        # Every case of the contracts: two scans of the (contract, amount) index beat
-        # writing a million rows aside.
-        amount = func.sum(cents(Case.entrusted_amount))
-        per_group = select(key, func.count(Case.id), amount).where(*conditions).group_by(key)
-        if group == "client":
-            per_group = per_group.join(Contract, Contract.id == Case.contract_id)
-        found = {k: (n, from_cents(total)) for k, n, total in db.session.execute(per_group)}
-        n, total = db.session.execute(select(func.count(Case.id), amount).where(*conditions)).one()
-        return found, (n, from_cents(total))
-    # A user's or a team's cases: found once (the holder/team condition reads the table).
-    cases = select(key.label("key"), cents(Case.entrusted_amount).label("cents")).where(*conditions)
+    amount = func.sum(cents(Case.entrusted_amount))
+    per_group = select(key, func.count(Case.id), amount).where(*conditions).group_by(key)
     if group == "client":
-        cases = cases.join(Contract, Contract.id == Case.contract_id)
-    cases = cases.cte("scope_cases").prefix_with("MATERIALIZED")
-    statement = union_all(
-        select(literal(GROUP), cases.c.key, func.count(), func.sum(cases.c.cents)).group_by(
-            cases.c.key
-        ),
-        select(literal(TOTAL), cast(null(), Integer), func.count(), func.sum(cases.c.cents)),
-    )
-    found, total = {}, (0, ZERO)
-    for part, k, n, sum_cents in db.session.execute(statement):
-        if part == GROUP:
-            found[k] = (n, from_cents(sum_cents))
-        else:
-            total = (n, from_cents(sum_cents))
-    return found, total
+        per_group = per_group.join(Contract, Contract.id == Case.contract_id)
+    found = {k: (n, from_cents(total)) for k, n, total in db.session.execute(per_group)}
+    n, total = db.session.execute(select(func.count(Case.id), amount).where(*conditions)).one()
+    return found, (n, from_cents(total))
 
 
-def _held_at_end(scope: Scope):
+def _held_at_end(scope: Scope, *, by_batch: bool = False):
     """CTE: the scope's cases held at the end of the period, grouped by holder, team and
-    contract (``holder_id``, ``team_id``, ``contract_id``, ``cases``, ``cents``): a few rows
-    per collector, from which every breakdown by collector or team is summed. The history
-    is read once however many breakdowns are then taken."""
+    contract (``holder_id``, ``team_id``, ``contract_id``, ``cases``, ``cents``; and
+    ``batch_id`` with ``by_batch``): a few rows per collector, from which every breakdown by
+    collector or team is summed. The history is read once however many breakdowns are then
+    taken."""
     _start, end = utc_bounds(scope.filter.start, scope.filter.end_exclusive)
     holder = User.__table__.alias("holder")
     team_id = func.coalesce(CaseAssignment.team_id, holder.c.team_id)
@@ -301,9 +303,11 @@ def _held_at_end(scope: Scope):
     # fetch each case at random (1.5 s at 1M cases instead of 0.5 s).
     holder_key = (CaseAssignment.user_id + 0).label("holder_id")
     team_key = team_id.label("team_id")
+    keys = [holder_key, team_key, Case.contract_id.label("contract_id")]
+    if by_batch:
+        keys.append(Case.batch_id.label("batch_id"))
     held = (
-        select(holder_key, team_key, Case.contract_id.label("contract_id"),
-               func.count(CaseAssignment.case_id).label("cases"),
+        select(*keys, func.count(CaseAssignment.case_id).label("cases"),
                func.sum(cents(Case.entrusted_amount)).label("cents"))
         .join(Case, Case.id == CaseAssignment.case_id)
         .outerjoin(holder, holder.c.id == CaseAssignment.user_id)
@@ -312,7 +316,7 @@ def _held_at_end(scope: Scope):
             or_(CaseAssignment.ended_at.is_(None), CaseAssignment.ended_at >= end),
             Case.contract_id.in_(scope.contract_ids),
         )
-        .group_by(holder_key, team_key, Case.contract_id)
+        .group_by(*keys)
     )  # fmt: skip
     if scope.filter.batch is not None:
         held = held.where(Case.batch_id == scope.filter.batch)
@@ -409,6 +413,14 @@ def _group_table(scope: Scope, recovered, total) -> Table:
             "was paid (a case handed over mid-period: the payments before go to the previous "
             "holder; a payment on a case nobody held is not held, with no entrusted amount). "
             "Rate: recovered ÷ entrusted."
+        )
+    elif scope.user_ids is not None:
+        note = _(
+            "Entrusted: the entrusted amount of the cases of each %(group)s held at the end of "
+            "the period by the collectors of the report. Recovered: confirmed repayments paid "
+            "in the period, each counted for whoever held the case at the end of its day. "
+            "Rate: recovered ÷ entrusted.",
+            group=str(_labels_title(group)).lower(),
         )
     else:
         note = _(

@@ -210,6 +210,21 @@ def test_a_collector_sees_the_entrusted_amount_they_hold(db, seed):
     assert by_group.totals["entrusted"] == row["entrusted"]
 
 
+@pytest.mark.parametrize("group", ["client", "contract", "batch"])
+def test_a_collectors_entrusted_amount_is_the_same_by_any_breakdown(db, seed, group):
+    """Over 1-14 March, li held a1_li and a1_moved at its end (a1_moved went to wang on the
+    15th; a1_pooled back to the pool on the 5th): by collector and by contract, client or
+    batch alike, though wang holds a1_moved now."""
+    held = seed.cases["a1_li"].entrusted_amount + seed.cases["a1_moved"].entrusted_amount
+    period = {"start": "2026-03-01", "end": "2026-03-14"}
+    _, by_collector = build(seed.li, group="collector", **period)
+    _, by_group = build(seed.li, group=group, **period)
+    assert by_collector.totals["entrusted"] == held and by_collector.totals["cases"] == 2
+    assert by_group.totals["entrusted"] == held and by_group.totals["cases"] == 2
+    assert sum(row["entrusted"] for row in by_group.rows) == held
+    assert by_group.totals["recovered"] == by_collector.totals["recovered"]
+
+
 def test_entrusted_of_contracts_is_their_cases(db, seed):
     _, by_group = build(seed.manager, group="contract")
     rows = {row["name"]: row for row in by_group.rows}
