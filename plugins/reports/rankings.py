@@ -27,6 +27,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 from decimal import Decimal
+from fractions import Fraction
 
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
@@ -69,7 +70,6 @@ SCORECARD_MEASURES = {
     CONTACT: "contact_rate",
     COMPLIANCE: "first_contact_compliance",
 }
-HUNDRED = Decimal(100)
 POINT = Decimal("0.1")
 CENT = Decimal("0.01")
 
@@ -89,16 +89,19 @@ def scaled(values: dict, *, higher_is_better: bool = True) -> dict:
         if value is None:
             out[key] = None
         elif high == low:
-            out[key] = HUNDRED
+            out[key] = 100
         else:
             share = (value - low) if higher_is_better else (high - value)
-            out[key] = Decimal(share) * HUNDRED / Decimal(high - low)
+            out[key] = share * 100 / (high - low)
     return out
 
 
-def scores(measures: dict[str, dict], weights: dict[str, int] = WEIGHTS) -> dict:
-    """``{key: score}``: the weighted mean (to 0.1) of each one's scaled measures; the weights
-    of the measures a key lacks are left out (the others rescaled); None if it has none.
+def scores(
+    measures: dict[str, dict], weights: dict[str, int] = WEIGHTS, *, exact: bool = False
+) -> dict:
+    """``{key: score}``: the weighted mean (to 0.1, or the ``exact`` fraction) of each one's
+    scaled measures; the weights of the measures a key lacks are left out (the others
+    rescaled); None if it has none.
 
     :param measures: measure → key → raw value (None: missing).
     """
@@ -109,14 +112,22 @@ def scores(measures: dict[str, dict], weights: dict[str, int] = WEIGHTS) -> dict
     keys = {key for values in measures.values() for key in values}
     out = {}
     for key in keys:
-        weighted, total = Decimal(0), 0
+        weighted, total = 0, 0
         for name, values in scaled_measures.items():
             value = values.get(key)
             if value is not None:
                 weighted += value * weights[name]
                 total += weights[name]
-        out[key] = (weighted / total).quantize(POINT) if total else None
+        if not total:
+            out[key] = None
+        else:
+            score = Fraction(weighted) / total
+            out[key] = score if exact else _decimal(score).quantize(POINT)
     return out
+
+
+def _decimal(value: Fraction) -> Decimal:
+    return Decimal(value.numerator) / Decimal(value.denominator)
 
 
 # -- the figures -------------------------------------------------------------------------------
@@ -137,17 +148,27 @@ class Entry:
     #: Cases held on the contracts that have the collection module (complaints' base).
     collection_cases: int = 0
 
-    def measures(self) -> dict:
-        values = {RECOVERY: rate(self.recovered, self.entrusted)}
+    def measures(self, *, exact: bool = False) -> dict:
+        """measure → value: as shown (rates to four places, complaints per 100 cases to two),
+        or ``exact`` fractions, which the score is computed from (so that rounding never
+        decides between two close collectors)."""
+        divide = _fraction if exact else rate
+        values = {RECOVERY: divide(self.recovered, self.entrusted)}
         for name in (KEPT, CONTACT, COMPLIANCE):
             found = (self.ratios or {}).get(name)
-            values[name] = rate(*found) if found else None
-        values[COMPLAINTS] = (
-            (Decimal(self.complaints) * HUNDRED / self.collection_cases).quantize(CENT)
-            if self.complaints is not None and self.collection_cases
-            else None
-        )
+            values[name] = divide(*found) if found else None
+        values[COMPLAINTS] = None
+        if self.complaints is not None and self.collection_cases:
+            per_100 = _fraction(self.complaints * 100, self.collection_cases)
+            values[COMPLAINTS] = per_100 if exact else _decimal(per_100).quantize(CENT)
         return values
+
+
+def _fraction(numerator, denominator) -> Fraction | None:
+    """``numerator ÷ denominator`` exactly (None when nothing to divide), as :func:`rate`."""
+    if not denominator:
+        return None
+    return Fraction(Decimal(numerator)) / Fraction(Decimal(denominator))
 
 
 def recovered_by(scope: Scope, groups) -> dict:
@@ -255,10 +276,13 @@ def entries(
 def ranked_rows(found: list[Entry]) -> list[dict]:
     """Rows in rank order: each measure as shown and the score; ties by name."""
     measures = {name: {} for name in WEIGHTS}
+    exact = {name: {} for name in WEIGHTS}
     for entry in found:
         for name, value in entry.measures().items():
             measures[name][entry.key] = value
-    score_of = scores(measures)
+        for name, value in entry.measures(exact=True).items():
+            exact[name][entry.key] = value
+    score_of = scores(exact, exact=True)
     rows = []
     for entry in found:
         rows.append(
@@ -272,9 +296,12 @@ def ranked_rows(found: list[Entry]) -> list[dict]:
                 "score": score_of[entry.key],
             }
         )
+    # Ranked by the exact score; shown to 0.1.
     rows.sort(key=lambda row: (row["score"] is None, -(row["score"] or 0), row["name"]))
     for position, row in enumerate(rows, start=1):
         row["rank"] = position
+        if row["score"] is not None:
+            row["score"] = _decimal(row["score"]).quantize(POINT)
     return rows
 
 

@@ -18,7 +18,7 @@ from core.extensions import db as _db
 from core.modules import ModuleInfo, enable_module
 from core.report_sections import Measure, ReportSection
 from plugins.reports.framework import ReportFilter, Scope
-from plugins.reports.rankings import WEIGHTS, rankings, scaled, scores
+from plugins.reports.rankings import WEIGHTS, Entry, ranked_rows, rankings, scaled, scores
 from plugins.reports.recovery import recovery
 from plugins.reports.tests.seed import SHANGHAI, seeded  # noqa: F401
 
@@ -61,6 +61,21 @@ def test_the_score_weighs_the_measures_and_rescales_without_a_missing_one():
     assert found["c"] == Decimal("43.8")
     assert scores({"recovery_rate": {"x": None}}) == {"x": None}
     assert sum(WEIGHTS.values()) == 100
+
+
+def test_collectors_are_ranked_on_exact_rates_not_the_rounded_ones_shown():
+    """0.33334 and 1/3 both show as 33.33%, and both score 100.0 to one place: the exact
+    rates still rank Zhang (a little more recovered) before Li, whom the name would put first."""
+    found = [
+        Entry(key=1, name="Zhang", entrusted=Decimal("100000.00"), recovered=Decimal("33334.00")),
+        Entry(key=2, name="Li", entrusted=Decimal("3.00"), recovered=Decimal("1.00")),
+        Entry(key=3, name="Bai", entrusted=Decimal("10.00"), recovered=Decimal("0.00")),
+    ]
+    rows = ranked_rows(found)
+    assert [row["name"] for row in rows] == ["Zhang", "Li", "Bai"]
+    assert rows[0]["recovery_rate"] == rows[1]["recovery_rate"] == Decimal("0.3333")
+    assert rows[0]["score"] == rows[1]["score"] == Decimal("100.0")
+    assert [row["rank"] for row in rows] == [1, 2, 3]
 
 
 # -- a module of the tests' own sending the scorecard section ----------------------------------
