@@ -29,7 +29,7 @@ from core.report_sections import one_pass
 from plugins.reports.framework import (
     INT,
     MONEY,
-    PERIODS,
+    PERIOD_HEADINGS,
     RATE,
     TEXT,
     Chart,
@@ -177,7 +177,7 @@ def records_tables(scope: Scope) -> list[Table]:
     by_period = Table(
         key="activity_by_period",
         title=_("Contact records per period"),
-        columns=[Column("period", str(PERIODS[period]), TEXT), *_record_columns()],
+        columns=[Column("period", str(PERIOD_HEADINGS[period]), TEXT), *_record_columns()],
         rows=[
             {"period": key, **per_period.get(key, empty)}
             for key in period_labels(scope.filter.start, scope.filter.end, period)
@@ -221,7 +221,7 @@ def records_tables(scope: Scope) -> list[Table]:
         title=_("Contact records per collector and period"),
         columns=[
             Column("collector", _("Collector"), TEXT),
-            Column("period", str(PERIODS[period]), TEXT),
+            Column("period", str(PERIOD_HEADINGS[period]), TEXT),
             *_record_columns(),
         ],
         rows=detail_rows,

@@ -12,6 +12,7 @@ from marshmallow import Schema, fields
 from core.api.endpoint import endpoint
 from core.errors import NotAllowed, UserError
 from plugins.reports import jobs
+from plugins.reports.choices import chosen_filter
 from plugins.reports.framework import GROUPS, PERIODS, Scope, find_report, reports_for
 
 reports_api = Blueprint("reports_api", __name__, url_prefix="/m/reports/api")
@@ -105,7 +106,7 @@ def show_report(key, query):
         abort(404)
     if not report.may_open(current_user):
         raise NotAllowed(_("You may not see this report."))
-    report_filter = report.read_filter(request.args)
+    report_filter, _choices = chosen_filter(current_user, report, request.args)
     if report_filter.errors:
         raise UserError(
             _("Some filter values are not valid; see the messages by field."),

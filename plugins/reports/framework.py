@@ -16,7 +16,7 @@ figures attributed to them or their team.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field, fields, replace
 from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
 
@@ -38,6 +38,9 @@ MODULE_NAME = "reports"
 MAX_ID = 2**31 - 1
 #: Periods a report's figures are grouped by, and the dimensions it breaks them down by.
 PERIODS = {"day": _l("Day"), "week": _l("Week"), "month": _l("Month")}
+#: The heading of a table's period column: a week is named by the Monday it starts on, which
+#: for the first week may come before the period's start.
+PERIOD_HEADINGS = {"day": _l("Day"), "week": _l("Week (from Monday)"), "month": _l("Month")}
 GROUPS = {
     "client": _l("Client"),
     "contract": _l("Contract"),
@@ -63,8 +66,8 @@ class ReportFilterSchema(Schema):
 
     start = mf.Date(validate=validate.Range(EARLIEST, LATEST))
     end = mf.Date(validate=validate.Range(EARLIEST, LATEST))
-    period = mf.String(validate=validate.OneOf(tuple(PERIODS)))
-    group = mf.String(validate=validate.OneOf(tuple(GROUPS)))
+    period = mf.String(validate=validate.OneOf(tuple(PERIODS), error=_l("Not one of the choices.")))
+    group = mf.String(validate=validate.OneOf(tuple(GROUPS), error=_l("Not one of the choices.")))
     client = mf.Integer(validate=validate.Range(1, MAX_ID))
     contract = mf.Integer(validate=validate.Range(1, MAX_ID))
     batch = mf.Integer(validate=validate.Range(1, MAX_ID))
@@ -123,6 +126,21 @@ class ReportFilter:
     def end_exclusive(self) -> date:
         """The day after the period: the bound half-open SQL ranges take."""
         return self.end + timedelta(days=1)
+
+    def among(self, choices: dict[str, list[tuple[int, str]]]) -> ReportFilter:
+        """The filter without the ids its form does not offer (``choices``: field → ``(id,
+        label)``): another client's contract, a team or collector the user may not pick. Each
+        is dropped with an error naming its field, so that the figures never answer a filter
+        the form cannot show."""
+        dropped = {
+            name: None
+            for name, options in choices.items()
+            if getattr(self, name) is not None and getattr(self, name) not in dict(options)
+        }
+        if not dropped:
+            return self
+        errors = {**self.errors, **{name: [_("Not one of the choices.")] for name in dropped}}
+        return replace(self, **dropped, errors=errors)
 
     def error_messages(self) -> list[str]:
         return [

@@ -61,7 +61,7 @@ from plugins.reports.framework import (
     GROUPS,
     INT,
     MONEY,
-    PERIODS,
+    PERIOD_HEADINGS,
     RATE,
     TEXT,
     Chart,
@@ -193,7 +193,7 @@ def _figures(scope: Scope):
 def _period_table(scope: Scope, per_period, total) -> Table:
     columns = [
         # "Day", "Week" or "Month": a bare "Period" reads as a contract's term in Chinese.
-        Column("period", str(PERIODS[scope.filter.period]), TEXT),
+        Column("period", str(PERIOD_HEADINGS[scope.filter.period]), TEXT),
         Column("payments", _("Payments"), INT),
         Column("cases", _("Cases paid"), INT),
         Column("recovered", _("Recovered"), MONEY),

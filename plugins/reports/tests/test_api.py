@@ -77,6 +77,12 @@ def test_bad_filter_values_are_400_with_each_field_named(api_get, world):
     assert backwards.status_code == 400 and "end" in backwards.json["error"]["fields"]
 
 
+def test_an_id_the_user_may_not_pick_is_400(api_get, world, collectors_use_the_api):
+    found = api_get(world["bob"], "/reports/recovery", collector=str(world["ann"].id), **MARCH)
+    assert found.status_code == 400
+    assert set(found.json["error"]["fields"]) == {"collector"}
+
+
 def test_unknown_report_is_404_and_a_forbidden_one_403(api_get, world, collectors_use_the_api):
     assert api_get(world["manager"], "/reports/nothing").status_code == 404
     assert api_get(world["bob"], "/reports/commission").status_code == 403

@@ -209,6 +209,49 @@ def test_a_team_leader_is_offered_their_team_only(sign_in_as, client, db, world,
     assert "Ann" in collectors and "Lea" in collectors and "Bob" not in collectors
 
 
+def test_an_id_the_form_does_not_offer_is_dropped_with_a_message(
+    sign_in_as, client, db, world, make_user, english
+):
+    """A collector asking for Ann's figures, or anyone for a team that does not exist, gets
+    the message by the field, and figures that match what the form shows."""
+    from core.auth.models import Team
+
+    north = Team(name="North")
+    db.session.add(north)
+    db.session.commit()
+    sign_in_as(world["bob"])
+    args = {**MARCH, "group": "collector", "collector": str(world["ann"].id)}
+    text = client.get("/m/reports/recovery", query_string=args).get_data(as_text=True)
+    assert "Collector: Not one of the choices." in text
+    assert "0.07" in text and "1,234.56" not in text
+    sign_in_as(world["manager"])
+    for name, value in (("team", str(north.id + 1000)), ("contract", "424242")):
+        page = client.get("/m/reports/recovery", query_string={**MARCH, name: value})
+        text = page.get_data(as_text=True)
+        assert f"{name.title()}: Not one of the choices." in text
+        assert "1,234.56" in text and "999.99" in text  # the figures of every contract
+    period = client.get("/m/reports/recovery", query_string={**MARCH, "period": "fortnight"})
+    assert "Per: Not one of the choices." in period.get_data(as_text=True)
+
+
+def test_an_older_batch_than_the_select_lists_stays_chosen(
+    sign_in_as, client, db, world, monkeypatch
+):
+    import plugins.reports.choices as choices_module
+    from tests.support.cases import make_batch
+
+    older = make_batch(db, world["first"], "OLD-1")
+    make_batch(db, world["first"], "NEW-1")
+    monkeypatch.setattr(choices_module, "MAX_BATCH_CHOICES", 1)
+    sign_in_as(world["manager"])
+    html = client.get(
+        "/m/reports/recovery", query_string={**MARCH, "batch": str(older.id)}
+    ).get_data(as_text=True)
+    batches = html.split('name="batch"')[1].split("</select>")[0]
+    assert "NEW-1" in batches and "OLD-1" in batches
+    assert 'class="flash flash-error"' not in html
+
+
 def test_a_long_table_is_cut_on_the_page_but_its_chart_shows_every_row(
     sign_in_as, client, db, world, monkeypatch
 ):

@@ -20,19 +20,15 @@ from flask import (
 from flask_babel import format_decimal, format_percent
 from flask_babel import gettext as _
 from flask_login import current_user
-from sqlalchemy import select
 
 from core.audit.services import record
 from core.auth.guard import deny
-from core.auth.models import Role, Team, User, user_contracts
 from core.auth.permissions import public, require
-from core.batches.models import Batch
-from core.cases.filters import holder_condition, sees_team
-from core.clients.models import Client, Contract
 from core.extensions import db
 from core.jobs.models import DONE
 from core.jobs.services import own_job, status
 from plugins.reports import charts, export, jobs
+from plugins.reports.choices import chosen_filter, filter_choices
 from plugins.reports.framework import (
     DATE,
     FIELD_TITLES,
@@ -47,16 +43,11 @@ from plugins.reports.framework import (
     ReportResult,
     Scope,
     find_report,
-    report_contract_ids,
     reports_for,
 )
 from plugins.reports.views import reports
 
 STATIC = Path(__file__).resolve().parent.parent / "static"
-#: The batch select lists at most this many (the newest); more are reached by contract.
-MAX_BATCH_CHOICES = 300
-#: Roles whose members figures are attributed to, offered in the collector filter.
-COLLECTOR_ROLES = ("collector", "team_leader")
 
 
 @reports.route("/reports.css")
@@ -94,71 +85,6 @@ def format_cell(value, kind: str) -> str:
     return str(value)
 
 
-def filter_choices(user, report: Report) -> dict[str, list[tuple[int, str]]]:
-    """For each filter the report offers, the values ``user`` may pick: only what they may
-    see (a collector: themselves; a team leader: their team)."""
-    contract_ids = report_contract_ids(user)
-    choices: dict[str, list[tuple[int, str]]] = {}
-    if "client" in report.filters:
-        query = (
-            select(Client.id, Client.name)
-            .join(Contract, Contract.client_id == Client.id)
-            .where(Contract.id.in_(contract_ids))
-            .distinct()
-            .order_by(Client.name)
-        )
-        choices["client"] = [(i, name) for i, name in db.session.execute(query)]
-    if "contract" in report.filters:
-        query = select(Contract.id, Contract.number).where(Contract.id.in_(contract_ids))
-        choices["contract"] = list(db.session.execute(query.order_by(Contract.number)))
-    if "batch" in report.filters:
-        query = (
-            select(Batch.id, Batch.batch_no, Contract.number)
-            .join(Contract, Contract.id == Batch.contract_id)
-            .where(Batch.contract_id.in_(contract_ids))
-            .order_by(Batch.id.desc())
-            .limit(MAX_BATCH_CHOICES)
-        )
-        choices["batch"] = [(i, f"{no} · {number}") for i, no, number in db.session.execute(query)]
-    everyone = holder_condition(user) is None
-    if "team" in report.filters:
-        if everyone:
-            query = select(Team.id, Team.name).order_by(Team.name)
-            if not user.can("core.contracts.view_all"):  # a client's viewer: its staff's teams
-                query = query.where(Team.id.in_(select(User.team_id).where(User.id.in_(
-                    select(user_contracts.c.user_id).where(
-                        user_contracts.c.contract_id.in_(contract_ids)
-                    )
-                ))))  # fmt: skip
-            choices["team"] = list(db.session.execute(query))
-        elif sees_team(user):
-            choices["team"] = [(user.team_id, user.team.name)]
-    if "collector" in report.filters:
-        if everyone:
-            query = (
-                select(User.id, User.display_name)
-                .join(Role, Role.id == User.role_id)
-                .where(Role.name.in_(COLLECTOR_ROLES), User.active.is_(True))
-                .order_by(User.display_name, User.id)
-            )
-            if not user.can("core.contracts.view_all"):
-                linked = select(user_contracts.c.user_id).where(
-                    user_contracts.c.contract_id.in_(contract_ids)
-                )
-                query = query.where(User.id.in_(linked))
-            choices["collector"] = list(db.session.execute(query))
-        elif sees_team(user):
-            query = (
-                select(User.id, User.display_name)
-                .where(User.team_id == user.team_id)
-                .order_by(User.display_name, User.id)
-            )
-            choices["collector"] = list(db.session.execute(query))
-        else:
-            choices["collector"] = [(user.id, user.display_name)]
-    return choices
-
-
 def page_result(result: ReportResult | None) -> ReportResult | None:
     """``result`` as a page shows it: at most :data:`PAGE_ROWS` rows of each table, a longer
     one saying under it how many rows it has and that the Excel file has them all (a job's
@@ -181,7 +107,9 @@ def page_result(result: ReportResult | None) -> ReportResult | None:
     return replace(result, tables=tables)
 
 
-def _page_context(report: Report, report_filter: ReportFilter, result, *, job=None) -> dict:
+def _page_context(
+    report: Report, report_filter: ReportFilter, result, *, job=None, choices=None
+) -> dict:
     args = report_filter.as_args()
     if job is not None:
         xlsx_url = url_for("reports.job_xlsx", job_id=job.id)
@@ -191,7 +119,7 @@ def _page_context(report: Report, report_filter: ReportFilter, result, *, job=No
         "report": report,
         "filter": report_filter,
         "errors": report_filter.error_messages(),
-        "choices": filter_choices(current_user, report),
+        "choices": choices or filter_choices(current_user, report, report_filter),
         "field_titles": FIELD_TITLES,
         "periods": PERIODS,
         "groups": GROUPS,
@@ -239,20 +167,21 @@ def index():
 @require("reports.view")
 def show(key):
     report = report_or_404(key)
-    report_filter = report.read_filter(request.args)
+    report_filter, choices = chosen_filter(current_user, report, request.args)
     scope = Scope.of(current_user, report_filter)
     if not jobs.runs_inline(scope):
         job = jobs.start_build_job(current_user, report, report_filter)
         return redirect(url_for("reports.job_page", job_id=job.id))
     result = report.build(scope)
-    return render_template("reports/show.html", **_page_context(report, report_filter, result))
+    context = _page_context(report, report_filter, result, choices=choices)
+    return render_template("reports/show.html", **context)
 
 
 @reports.route("/<key>.xlsx")
 @require("reports.export")
 def export_xlsx(key):
     report = report_or_404(key)
-    report_filter = report.read_filter(request.args)
+    report_filter, _choices = chosen_filter(current_user, report, request.args)
     scope = Scope.of(current_user, report_filter, full=True)  # the file has every row
     if not jobs.runs_inline(scope):
         job = jobs.start_build_job(current_user, report, report_filter)
