@@ -40,6 +40,7 @@ from plugins.reports.framework import (
     cents,
     from_cents,
     local_day,
+    names_of,
     period_labels,
     rate,
     report,
@@ -121,14 +122,6 @@ def label_of(day: date, period: str) -> str:
     return day.strftime("%Y-%m")
 
 
-def _names(user_ids) -> dict[int, str]:
-    ids = [i for i in user_ids if i is not None]
-    if not ids:
-        return {}
-    found = select(User.id, User.display_name, User.username).where(User.id.in_(ids))
-    return {uid: name or username for uid, name, username in db.session.execute(found)}
-
-
 def _record_columns() -> list[Column]:
     return [
         Column("records", _("Contact records"), INT),
@@ -190,7 +183,7 @@ def records_tables(scope: Scope) -> list[Table]:
         ),
     )
 
-    names = _names(per_user)
+    names = names_of("collector", per_user)
     nobody = _("(import or system)")
 
     def name(user_id) -> str:
@@ -292,7 +285,7 @@ def scorecard_table(figures: UserFigures) -> Table:
         (k, title) for k, title in section.columns if k not in (section.user_key, "user")
     ]
     ratios = [m for m in section.measures if m.denominator]
-    names = _names(figures.by_user)
+    names = names_of("collector", figures.by_user)
     rows = []
     for user_id, sums in figures.by_user.items():
         row = {"collector": names.get(user_id, str(user_id))}

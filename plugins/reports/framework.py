@@ -26,10 +26,11 @@ from marshmallow import EXCLUDE, Schema, validate
 from marshmallow import fields as mf
 from sqlalchemy import func, select
 
-from core.auth.models import User
+from core.auth.models import Team, User
+from core.batches.models import Batch
 from core.cases.filters import holder_condition, load_query, sees_team, visible_contract_ids
 from core.cases.models import Case
-from core.clients.models import Contract, ContractModule
+from core.clients.models import Client, Contract, ContractModule
 from core.day_totals import cents, from_cents  # noqa: F401  (the reports sum money so)
 from core.extensions import db
 from core.types import agency_zone
@@ -329,6 +330,22 @@ def period_labels(start: date, end: date, period: str) -> list[str]:
             day = (day.replace(day=1) + timedelta(days=32)).replace(day=1)
         labels.append(label)
     return labels
+
+
+def names_of(group: str, ids) -> dict:
+    """``{id: name}`` of the clients, contracts, batches, teams or collectors (``group``) with
+    these ids: a collector by their display name, else their username."""
+    ids = [i for i in ids if i is not None]
+    if not ids:
+        return {}
+    key, name = {
+        "client": (Client.id, Client.name),
+        "contract": (Contract.id, Contract.number),
+        "batch": (Batch.id, Batch.batch_no),
+        "team": (Team.id, Team.name),
+        "collector": (User.id, func.coalesce(func.nullif(User.display_name, ""), User.username)),
+    }[group]
+    return dict(db.session.execute(select(key, name).where(key.in_(ids))).all())
 
 
 def rate(numerator, denominator) -> Decimal | None:

@@ -33,7 +33,7 @@ from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import func, literal, select, union_all
 
-from core.auth.models import Team, User
+from core.auth.models import User
 from core.extensions import db
 from plugins.reports.activity import SCORECARD, UserFigures, user_figures
 from plugins.reports.framework import (
@@ -48,6 +48,7 @@ from plugins.reports.framework import (
     Table,
     cents,
     from_cents,
+    names_of,
     rate,
     report,
 )
@@ -237,13 +238,10 @@ def entries(
     keys = sorted((set(held) | set(recovered)) - {None})
     if not keys:
         return []
+    names = names_of(group, keys)
     if group == "collector":
-        names = dict(
-            db.session.execute(select(User.id, User.display_name).where(User.id.in_(keys))).all()
-        )
         members = {k: [k] for k in keys}
     else:
-        names = dict(db.session.execute(select(Team.id, Team.name).where(Team.id.in_(keys))).all())
         members = {k: [] for k in keys}
         for user_id, team_id in db.session.execute(
             select(User.id, User.team_id).where(User.team_id.in_(keys))

@@ -51,10 +51,9 @@ from sqlalchemy import (
 from sqlalchemy.sql.expression import UnaryExpression
 from sqlalchemy.sql.operators import custom_op
 
-from core.auth.models import Team, User
-from core.batches.models import Batch
+from core.auth.models import User
 from core.cases.models import CONFIRMED, Case, CaseAssignment, Payment
-from core.clients.models import Client, Contract
+from core.clients.models import Contract
 from core.extensions import db
 from core.types import agency_zone
 from plugins.reports.framework import (
@@ -71,6 +70,7 @@ from plugins.reports.framework import (
     Table,
     cents,
     from_cents,
+    names_of,
     period_labels,
     period_of_day,
     rate,
@@ -221,27 +221,6 @@ def _period_table(scope: Scope, per_period, total) -> Table:
     )
 
 
-def _labels(group: str):
-    """``(key column of the attributed payments, label select)`` for ``group``."""
-    if group == "client":
-        return Client.id, Client.name
-    if group == "contract":
-        return Contract.id, Contract.number
-    if group == "batch":
-        return Batch.id, Batch.batch_no
-    if group == "team":
-        return Team.id, Team.name
-    return User.id, User.display_name
-
-
-def _names(group: str, ids) -> dict:
-    ids = [i for i in ids if i is not None]
-    if not ids:
-        return {}
-    key, name = _labels(group)
-    return dict(db.session.execute(select(key, name).where(key.in_(ids))).all())
-
-
 def _case_group_key(group: str):
     """The column of ``cases`` (joined to its contract) that ``group`` breaks cases down by."""
     return {"client": Contract.client_id, "contract": Case.contract_id, "batch": Case.batch_id}[
@@ -383,7 +362,7 @@ def _group_table(scope: Scope, recovered, total) -> Table:
     else:
         entrusted, (total_cases, total_entrusted) = _entrusted_of_cases(scope, group)
     count, total_recovered = total[0], total[2]
-    names = _names(group, set(entrusted) | set(recovered))
+    names = names_of(group, set(entrusted) | set(recovered))
     nobody = {
         "client": _("(no client)"),
         "contract": _("(no contract)"),

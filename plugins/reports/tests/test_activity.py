@@ -13,7 +13,7 @@ from sqlalchemy import select
 from core.cases.models import Activity, Case
 from core.extensions import db as _db
 from core.modules import enable_module
-from core.plugins import hooks_for
+from core.plugins import all_hooks, hooks_for
 from plugins.reports.activity import activity
 from plugins.reports.framework import ReportFilter, Scope
 from plugins.reports.tests.seed import SHANGHAI, local, seeded  # noqa: F401
@@ -67,6 +67,8 @@ def worked(seeded, db, english):  # noqa: F811
     rec(c["b1"], zhao, local(date(2026, 3, 28), 10), "no_answer")
     rec(c["b2"], wang, local(date(2026, 3, 20), 10), "wrong_person")
     rec(c["off1"], li, local(date(2026, 3, 10), 10), "promise_to_pay", amount="9.99")
+    # Built around record_activity and its hooks: the modules' per-day figures are rebuilt.
+    all_hooks().rebuild_day_totals()
     db.session.commit()
     return seeded
 
