@@ -4,7 +4,9 @@ itemised per payment so a client can check every line; and the contract's tiers 
 The payments are the recovery report's (:func:`plugins.reports.recovery.attributed_payments`),
 so for the same scope and period the recovered totals agree to the cent. A payment earns the
 contract's tier for the case's bucket (the bucket the case has now), else the contract's flat
-``commission_rate``. The commission of one payment is rounded half-up to the cent, in SQL
+``commission_rate``, until its month is closed (:func:`close_month`, 结算确认): the bucket
+and rate of each of the month's payments are then kept, so the statement no longer changes.
+The commission of one payment is rounded half-up to the cent, in SQL
 and in whole numbers so PostgreSQL and SQLite agree exactly::
 
     cents = (round(amount × 100) × round(rate × 10 000) + 5 000) ÷ 10 000   (integer division)
@@ -20,19 +22,34 @@ under 2 s.
 from __future__ import annotations
 
 from dataclasses import replace
+from datetime import date, timedelta
 from decimal import Decimal, InvalidOperation
 
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import BigInteger, Integer, String, cast, func, literal, null, select, union_all
+from sqlalchemy import (
+    BigInteger,
+    Integer,
+    String,
+    cast,
+    delete,
+    func,
+    insert,
+    literal,
+    null,
+    select,
+    union_all,
+)
 
 from core.audit.services import record
 from core.cases.filters import BUCKETS
 from core.cases.models import Case, Payment
 from core.clients.models import Contract
-from core.errors import UserError
+from core.day_totals import local_date
+from core.errors import Conflict, UserError
 from core.extensions import db
 from core.masking import mask_name
+from core.types import utcnow
 from plugins.reports.framework import (
     DATE,
     INT,
@@ -41,6 +58,7 @@ from plugins.reports.framework import (
     RATE,
     TEXT,
     Column,
+    ReportFilter,
     ReportResult,
     Scope,
     Table,
@@ -51,7 +69,7 @@ from plugins.reports.framework import (
     report,
     report_contract_ids,
 )
-from plugins.reports.models import CommissionTier
+from plugins.reports.models import ClosedCommissionLine, CommissionClosing, CommissionTier
 from plugins.reports.recovery import ZERO, attributed_payments
 
 #: A page's build reads this many itemised lines at most; the Excel file has them all.
@@ -69,13 +87,18 @@ def commission_cents(amount, rate):
 def _lines(scope: Scope, *, itemised: bool = True):
     """The scope's payments with their amount and commission in cents; ``itemised`` adds
     what a statement line shows (contract, case, bucket, rate), which the monthly figures
-    do without (fewer columns to set aside)."""
-    rate = func.coalesce(CommissionTier.rate, Contract.commission_rate)
+    do without (fewer columns to set aside).
+
+    A payment of a closed month is priced at the bucket and rate kept when it was closed;
+    any other at the contract's tier for the case's bucket now, else its flat rate.
+    """
+    closed = ClosedCommissionLine
+    rate = func.coalesce(closed.rate, CommissionTier.rate, Contract.commission_rate)
     shown = (
         [
             Case.serial.label("serial"),
             Case.name.label("debtor"),
-            Case.bucket.label("bucket"),
+            func.coalesce(closed.bucket, Case.bucket).label("bucket"),
             Contract.number.label("contract_number"),
             rate.label("rate"),
         ]
@@ -88,9 +111,11 @@ def _lines(scope: Scope, *, itemised: bool = True):
             *shown,
             cents(Payment.amount).label("amount_cents"),
             commission_cents(Payment.amount, rate).label("cents"),
+            closed.payment_id.label("closed_payment_id"),
             attribute=False,
         )
         .join(Contract, Contract.id == Case.contract_id)
+        .outerjoin(closed, closed.payment_id == Payment.id)
         .outerjoin(
             CommissionTier,
             (CommissionTier.contract_id == Case.contract_id)
@@ -108,6 +133,7 @@ def _month_figures(scope: Scope):
         func.count(lines.c.payment_id),
         func.sum(lines.c.amount_cents),
         func.sum(lines.c.cents),
+        func.count(lines.c.closed_payment_id),
     )
     statement = union_all(
         select(literal("month"), lines.c.contract_id, month, *figures).group_by(
@@ -116,10 +142,10 @@ def _month_figures(scope: Scope):
         select(literal("total"), cast(null(), Integer), cast(null(), String), *figures),
     )
     found, total = {}, (0, ZERO, ZERO)
-    for part, contract_id, key, n, amount_cents, earned in db.session.execute(statement):
+    for part, contract_id, key, n, amount_cents, earned, kept in db.session.execute(statement):
         values = (n, from_cents(amount_cents), from_cents(earned))
         if part == "month":
-            found[(contract_id, key)] = values
+            found[(contract_id, key)] = (*values, int(kept or 0))
         else:
             total = values
     return found, total
@@ -132,26 +158,45 @@ def _month_table(scope: Scope, found, total) -> Table:
             select(Contract.id, Contract.number).where(Contract.id.in_(scope.contract_ids))
         )
     }
-    rows = []
+    closed = closings_in(scope)
+    rows, late = [], 0
     months = period_labels(scope.filter.start, scope.filter.end, "month")
     for contract_id, number in sorted(contracts.items(), key=lambda item: item[1]):
         for key in months:
-            n, amount, earned = found.get((contract_id, key), (0, ZERO, ZERO))
+            n, amount, earned, kept = found.get((contract_id, key), (0, ZERO, ZERO, 0))
+            closing = closed.get((contract_id, key))
+            if closing is not None:
+                late += n - kept
             rows.append(
                 {
                     "contract": number,
                     "month": key,
+                    "statement": _("Closed %(day)s", day=local_date(closing.closed_at))
+                    if closing is not None
+                    else _("Open"),
                     "payments": n,
                     "recovered": amount,
                     "commission": earned,
                 }
             )
+    note = _(
+        "Confirmed repayments paid in the month, as in the recovery report; the commission is "
+        "the sum of the itemised lines. A closed month keeps the bucket and rate each payment "
+        "was priced at when it was closed."
+    )
+    if late:
+        note += " " + _(
+            "%(n)d payments of closed months were confirmed after the month was closed: they "
+            "are priced at today's rates and were not in the statement as closed.",
+            n=late,
+        )
     return Table(
         key="commission_by_month",
         title=_("Commission per contract and month"),
         columns=[
             Column("contract", _("Contract"), TEXT),
             Column("month", _("Month"), TEXT),
+            Column("statement", _("Statement"), TEXT),
             Column("payments", _("Payments"), INT),
             Column("recovered", _("Recovered"), MONEY),
             Column("commission", _("Commission amount"), MONEY),
@@ -160,14 +205,12 @@ def _month_table(scope: Scope, found, total) -> Table:
         totals={
             "contract": _("Total"),
             "month": "",
+            "statement": "",
             "payments": total[0],
             "recovered": total[1],
             "commission": total[2],
         },
-        note=_(
-            "Confirmed repayments paid in the month, as in the recovery report; the "
-            "commission is the sum of the itemised lines."
-        ),
+        note=note,
     )
 
 
@@ -266,7 +309,10 @@ def _itemised_table(scope: Scope, total) -> Table:
     _l("Commission statement"),
     permission="reports.commission",
     filters=("client", "contract", "batch"),
-    links=((_l("Commission tiers"), "reports.commission_tiers", "reports.manage_commission"),),
+    links=(
+        (_l("Commission tiers"), "reports.commission_tiers", "reports.manage_commission"),
+        (_l("Closing months"), "reports.commission_closings", "reports.manage_commission"),
+    ),
     order=50,
     description=_l(
         "The agency's commission per contract and month, itemised per confirmed payment with "
@@ -279,6 +325,116 @@ def commission(scope: Scope) -> ReportResult:
         scope = replace(scope, contract_ids=[], user_ids=[], team_ids=[])
     found, total = _month_figures(scope)
     return ReportResult(tables=[_month_table(scope, found, total), _itemised_table(scope, total)])
+
+
+# -- closing a month (结算确认) -----------------------------------------------------------------
+
+
+def closings_in(scope: Scope) -> dict[tuple[int, str], CommissionClosing]:
+    """``{(contract id, "YYYY-MM"): closing}`` of the scope's contracts in its period."""
+    query = select(CommissionClosing).where(
+        CommissionClosing.contract_id.in_(scope.contract_ids),
+        CommissionClosing.month >= scope.filter.start.replace(day=1),
+        CommissionClosing.month <= scope.filter.end,
+    )
+    return {(c.contract_id, c.month.strftime("%Y-%m")): c for c in db.session.scalars(query)}
+
+
+def month_end(month: date) -> date:
+    return (month.replace(day=1) + timedelta(days=32)).replace(day=1) - timedelta(days=1)
+
+
+def close_month(contract: Contract, month: date, user) -> CommissionClosing:
+    """Close ``contract``'s commission month (the month of ``month``): keep the bucket and
+    rate of each of its payments and the statement's totals, so later changes of tiers or of
+    cases' buckets leave it as it was. Audited.
+
+    :raises UserError: the month is not over yet.
+    :raises Conflict: it is closed already.
+    """
+    month = month.replace(day=1)
+    last = month_end(month)
+    if last >= local_date(utcnow()):
+        raise UserError(_("A month can be closed once it is over."))
+    if _closing(contract.id, month) is not None:
+        raise Conflict(
+            _("%(month)s of %(number)s is closed already.",
+              month=month.strftime("%Y-%m"), number=contract.number)
+        )  # fmt: skip
+    closing = CommissionClosing(contract_id=contract.id, month=month, closed_by_id=user.id)
+    db.session.add(closing)
+    db.session.flush()
+    scope = Scope(user, ReportFilter(start=month, end=last), [contract.id], None, None, True)
+    lines = _lines(scope).subquery("lines")
+    db.session.execute(
+        insert(ClosedCommissionLine).from_select(
+            ["payment_id", "closing_id", "bucket", "rate"],
+            select(lines.c.payment_id, literal(closing.id), lines.c.bucket, lines.c.rate),
+        )
+    )
+    _found, (payments, recovered, commission) = _month_figures(scope)
+    closing.payments = payments
+    closing.recovered_cents = int(recovered * 100)
+    closing.commission_cents = int(commission * 100)
+    record(
+        "reports.commission_closed",
+        obj=contract,
+        user=user,
+        details={"month": month.strftime("%Y-%m"), "payments": payments,
+                 "recovered": str(recovered), "commission": str(commission)},
+    )  # fmt: skip
+    db.session.flush()
+    return closing
+
+
+def reopen_month(contract: Contract, month: date, user) -> None:
+    """Reopen a closed month: its payments are priced at today's tiers again. Audited.
+
+    :raises Conflict: it is not closed.
+    """
+    closing = _closing(contract.id, month.replace(day=1))
+    if closing is None:
+        raise Conflict(
+            _("%(month)s of %(number)s is not closed.",
+              month=month.strftime("%Y-%m"), number=contract.number)
+        )  # fmt: skip
+    record(
+        "reports.commission_reopened",
+        obj=contract,
+        user=user,
+        details={"month": closing.month.strftime("%Y-%m"), "payments": closing.payments,
+                 "recovered": str(from_cents(closing.recovered_cents)),
+                 "commission": str(from_cents(closing.commission_cents))},
+    )  # fmt: skip
+    db.session.execute(
+        delete(ClosedCommissionLine).where(ClosedCommissionLine.closing_id == closing.id)
+    )
+    db.session.delete(closing)
+    db.session.flush()
+
+
+def _closing(contract_id: int, month: date) -> CommissionClosing | None:
+    return db.session.scalar(
+        select(CommissionClosing).filter_by(contract_id=contract_id, month=month)
+    )
+
+
+def closing_months(
+    contract: Contract, count: int = 12
+) -> list[tuple[date, CommissionClosing | None]]:
+    """The contract's last ``count`` months that are over, newest first, each with its
+    closing (None: open)."""
+    closed = {
+        c.month: c
+        for c in db.session.scalars(
+            select(CommissionClosing).where(CommissionClosing.contract_id == contract.id)
+        )
+    }
+    month, out = local_date(utcnow()).replace(day=1), []
+    for _n in range(count):
+        month = (month - timedelta(days=1)).replace(day=1)
+        out.append((month, closed.get(month)))
+    return out
 
 
 # -- commission tiers (the settings) -------------------------------------------------------

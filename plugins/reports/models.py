@@ -1,11 +1,12 @@
-"""What the reports keep beyond the case file: commission tiers and month-end bucket snapshots."""
+"""What the reports keep beyond the case file: commission tiers, closed commission months and
+month-end bucket snapshots."""
 
 from __future__ import annotations
 
 from datetime import date, datetime
 from decimal import Decimal
 
-from sqlalchemy import ForeignKey, Index, Numeric, String, UniqueConstraint
+from sqlalchemy import BigInteger, ForeignKey, Index, Numeric, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from core.cases.models import Money
@@ -31,6 +32,47 @@ class CommissionTier(db.Model):
     rate: Mapped[Decimal] = mapped_column(Numeric(6, 4))
 
     contract = relationship("Contract")
+
+
+class CommissionClosing(db.Model):
+    """A contract's commission month, closed (结算确认): its statement no longer changes.
+
+    Closing keeps, per payment of the month, the bucket and rate it was priced at
+    (:class:`ClosedCommissionLine`), and the totals agreed; a later change of tiers or of a
+    case's bucket leaves the closed month as it was. Reopening (audited) drops them.
+    """
+
+    __tablename__ = "reports_commission_closings"
+    __table_args__ = (UniqueConstraint("contract_id", "month"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    contract_id: Mapped[int] = mapped_column(ForeignKey("contracts.id", ondelete="CASCADE"))
+    #: The first day of the month closed.
+    month: Mapped[date]
+    closed_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    closed_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    #: The statement as closed: payments, recovered and commission in whole cents.
+    payments: Mapped[int] = mapped_column(default=0)
+    recovered_cents: Mapped[int] = mapped_column(BigInteger, default=0)
+    commission_cents: Mapped[int] = mapped_column(BigInteger, default=0)
+
+    contract = relationship("Contract")
+    closed_by = relationship("User")
+
+
+class ClosedCommissionLine(db.Model):
+    """One payment of a closed month, with the bucket and rate it was priced at."""
+
+    __tablename__ = "reports_commission_closed_lines"
+
+    payment_id: Mapped[int] = mapped_column(
+        ForeignKey("payments.id", ondelete="CASCADE"), primary_key=True
+    )
+    closing_id: Mapped[int] = mapped_column(
+        ForeignKey("reports_commission_closings.id", ondelete="CASCADE"), index=True
+    )
+    bucket: Mapped[str] = mapped_column(String(8), default="")
+    rate: Mapped[Decimal] = mapped_column(Numeric(6, 4))
 
 
 #: What the roll-rate matrix groups by (in this order) and filters on.

@@ -27,7 +27,12 @@ def register_blueprints():
 
 @hookimpl
 def register_models():
-    return [models.CommissionTier, models.BucketSnapshot]
+    return [
+        models.CommissionTier,
+        models.CommissionClosing,
+        models.ClosedCommissionLine,
+        models.BucketSnapshot,
+    ]
 
 
 @hookimpl

@@ -1,4 +1,5 @@
-"""Commission tiers per contract (佣金分档): the settings page.
+"""Commission tiers per contract (佣金分档), and closing a contract's commission months
+(结算确认).
 
 The list of contracts (visible, with the reports module on) and, per contract, its flat
 rate (read-only: the contract's own) and one rate per bucket as percentages, blank for the
@@ -7,16 +8,23 @@ flat rate. The rules live in :mod:`plugins.reports.commission`.
 
 from __future__ import annotations
 
+from datetime import datetime
+
 from flask import abort, flash, redirect, render_template, request, url_for
+from flask_babel import format_decimal
 from flask_babel import gettext as _
 from flask_login import current_user
 
 from core.auth.permissions import require
 from core.cases.filters import BUCKETS
+from core.day_totals import from_cents, local_date
 from core.errors import UserError
 from core.extensions import db
 from plugins.reports.commission import (
     as_percent,
+    close_month,
+    closing_months,
+    reopen_month,
     save_tiers,
     tier_contract,
     tier_contracts,
@@ -70,3 +78,48 @@ def commission_tier_form(contract_id):
         ),
         status,
     )
+
+
+@reports.get("/commission-closings")
+@require("reports.manage_commission")
+def commission_closings():
+    contracts = tier_contracts(current_user)
+    return render_template(
+        "reports/commission_closings.html",
+        contracts=contracts,
+        months={contract.id: closing_months(contract) for contract in contracts},
+        closed_day=lambda closing: local_date(closing.closed_at).isoformat(),
+        money=lambda cents: format_decimal(from_cents(cents), format="#,##0.00"),
+    )
+
+
+@reports.post("/commission-closings/<int:contract_id>/<month>")
+@require("reports.manage_commission")
+def commission_closing(contract_id, month):
+    contract = tier_contract(current_user, contract_id) if 0 < contract_id <= MAX_ID else None
+    try:
+        first_day = datetime.strptime(month, "%Y-%m").date()
+    except ValueError:
+        first_day = None
+    if contract is None or first_day is None:
+        abort(404)
+    action = request.form.get("action")
+    if action not in ("close", "reopen"):
+        abort(400)
+    try:
+        if action == "close":
+            close_month(contract, first_day, current_user)
+        else:
+            reopen_month(contract, first_day, current_user)
+    except UserError as error:
+        db.session.rollback()
+        flash(error.message, "error")
+    else:
+        db.session.commit()
+        done = (
+            _("%(month)s of %(number)s closed.", month=month, number=contract.number)
+            if action == "close"
+            else _("%(month)s of %(number)s reopened.", month=month, number=contract.number)
+        )
+        flash(done, "success")
+    return redirect(url_for("reports.commission_closings") + f"#closings-{contract.id}")
