@@ -10,9 +10,21 @@ from __future__ import annotations
 from datetime import date, datetime
 from decimal import Decimal
 
-from sqlalchemy import JSON, ForeignKey, Index, Numeric, String, Text, UniqueConstraint
+from sqlalchemy import (
+    JSON,
+    ForeignKey,
+    Index,
+    Numeric,
+    String,
+    Text,
+    UniqueConstraint,
+    event,
+    select,
+)
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
+from core import day_totals
+from core.cases.models import Case
 from core.extensions import db
 from core.types import UTCDateTime, utcnow
 
@@ -119,10 +131,16 @@ class Promise(db.Model):
         Index("ix_collection_promises_status_due_on", "status", "due_on"),
         Index("ix_collection_promises_user_id_status_due_on", "user_id", "status", "due_on"),
         Index("ix_collection_promises_case_id_due_on", "case_id", "due_on"),
+        # A period's promises of some contracts: made in it, and judged in it.
+        Index("ix_collection_promises_contract_id_created_at", "contract_id", "created_at"),
+        Index("ix_collection_promises_contract_id_evaluated_at", "contract_id", "evaluated_at"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     case_id: Mapped[int] = mapped_column(ForeignKey("cases.id", ondelete="CASCADE"))
+    #: The case's contract, copied when the promise is made (a case never changes contract):
+    #: the reports read a contract's promises of a period without looking every case up.
+    contract_id: Mapped[int] = mapped_column(ForeignKey("contracts.id"))
     activity_id: Mapped[int] = mapped_column(
         ForeignKey("activities.id", ondelete="CASCADE"), unique=True
     )
@@ -138,6 +156,73 @@ class Promise(db.Model):
 
     case = relationship("Case")
     user = relationship("User")
+
+
+@event.listens_for(Promise, "before_insert")
+def _copy_the_cases_contract(mapper, connection, promise: Promise) -> None:
+    """A promise built without its contract (``promises.promise_made`` sets it; a fixture
+    building ``Promise`` itself may not) takes its case's."""
+    if promise.contract_id is not None:
+        return
+    case = promise.__dict__.get("case")
+    if case is not None and case.contract_id is not None:
+        promise.contract_id = case.contract_id
+    else:
+        contract = select(Case.__table__.c.contract_id).where(
+            Case.__table__.c.id == promise.case_id
+        )
+        promise.contract_id = connection.scalar(contract)
+
+
+class DayFigures(db.Model):
+    """Each collector's scorecard figures per agency-local day and contract: what the
+    scorecard of a period sums instead of reading every record and promise of it
+    (``core.day_totals``). Records are counted by the module's ``after_activity_recorded``,
+    promises by the ORM as they are written (``day_figures.py``); ``maple db rebuild-totals``
+    rebuilds it all, switching the module on or changing a result's outcome one contract."""
+
+    __tablename__ = "collection_day_figures"
+
+    day: Mapped[date] = mapped_column(primary_key=True)
+    contract_id: Mapped[int] = mapped_column(primary_key=True)
+    #: Who recorded or took them; ``core.day_totals.NO_USER`` for imports and the system.
+    user_id: Mapped[int] = mapped_column(primary_key=True)
+    #: Contact records, the module's own SMS and letter entries aside.
+    attempts: Mapped[int] = mapped_column(default=0)
+    #: Those whose result reached the debtor, by the contract's result codes as they are now.
+    right_party: Mapped[int] = mapped_column(default=0)
+    #: Promises made on the day (``Promise.created_at``).
+    promises_made: Mapped[int] = mapped_column(default=0)
+    #: Promises judged on the day (``Promise.evaluated_at``) and kept or broken now.
+    promises_kept: Mapped[int] = mapped_column(default=0)
+    promises_broken: Mapped[int] = mapped_column(default=0)
+
+
+def _promise_contribution(values: dict) -> list[tuple[dict, dict]]:
+    """A promise counts as made on its day, and as kept or broken on the day it was judged
+    so, while it stands so (a broken promise a late payment kept moves from one to the other;
+    a replaced one is never judged)."""
+    if values["contract_id"] is None or values["created_at"] is None:
+        return []
+    user_id = values["user_id"] if values["user_id"] is not None else day_totals.NO_USER
+    keys = {"contract_id": values["contract_id"], "user_id": user_id}
+    found = [({**keys, "day": day_totals.local_date(values["created_at"])}, {"promises_made": 1})]
+    judged = _JUDGED_FIGURES.get(values["status"])
+    if judged is not None and values["evaluated_at"] is not None:
+        day = day_totals.local_date(values["evaluated_at"])
+        found.append(({**keys, "day": day}, {judged: 1}))
+    return found
+
+
+_JUDGED_FIGURES = {PROMISE_KEPT: "promises_kept", PROMISE_BROKEN: "promises_broken"}
+
+
+day_totals.kept_by_rows(
+    Promise,
+    DayFigures.__table__,
+    ("contract_id", "user_id", "created_at", "status", "evaluated_at"),
+    _promise_contribution,
+)
 
 
 #: Complaint states.

@@ -36,6 +36,7 @@ def register_models():
         models.MessageTemplate,
         models.OutboxMessage,
         models.AllocationPlan,
+        models.DayFigures,
     ]
 
 
@@ -77,12 +78,14 @@ def register_nav_items():
 
 @hookimpl
 def after_module_enabled(contract):
-    from plugins.collection import messages, results, work
+    from plugins.collection import day_figures, messages, results, work
 
     compliance.settings_for(contract, create=True)
     results.ensure_defaults(contract)
     messages.ensure_default_templates(contract)
     work.catch_up(contract)  # cases allocated while the module was off join the queues
+    # Records written while the module was off never reached after_activity_recorded.
+    day_figures.rebuild_contract(contract)
 
 
 @hookimpl
@@ -119,9 +122,17 @@ def after_case_assigned(case, holder, previous):
 
 @hookimpl
 def after_activity_recorded(case, activity):
-    from plugins.collection import work
+    from plugins.collection import day_figures, work
 
     work.activity_recorded(case, activity)
+    day_figures.activity_recorded(case, activity)
+
+
+@hookimpl
+def rebuild_day_totals():
+    from plugins.collection import day_figures
+
+    day_figures.rebuild()
 
 
 @hookimpl

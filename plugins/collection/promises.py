@@ -59,6 +59,7 @@ def promise_made(case: Case, activity: Activity) -> Promise:
         )  # fmt: skip
     promise = Promise(
         case_id=case.id,
+        contract_id=case.contract_id,
         activity_id=activity.id,
         user_id=activity.user_id,
         amount=Decimal(activity.promise_amount),

@@ -16,6 +16,7 @@ from flask_babel import gettext as _
 from sqlalchemy import Integer, String, cast, func, literal, or_, select
 from sqlalchemy import case as when
 
+from core import day_totals
 from core.audit.models import AuditEntry
 from core.auth.models import User
 from core.cases.models import Activity, Case, CaseAssignment
@@ -33,14 +34,8 @@ from plugins.collection.models import (
     PROMISE_PENDING,
     CollectionSettings,
     Complaint,
+    DayFigures,
     Promise,
-)
-from plugins.collection.results import (
-    CLAIMS_PAID,
-    PROMISE,
-    RIGHT_PARTY,
-    SYSTEM_RESULTS,
-    results_with_outcomes,
 )
 
 DENIED = "case.action_denied"
@@ -191,7 +186,7 @@ def promises(contract, start: date, end: date, scope) -> ReportSection:
     def read(contract_ids) -> dict[int, list]:
         query = (
             select(
-                Case.contract_id,
+                Promise.contract_id,
                 Promise.user_id,
                 User.display_name,
                 func.count(Promise.id),
@@ -203,14 +198,13 @@ def promises(contract, start: date, end: date, scope) -> ReportSection:
                 _count(Promise.status == PROMISE_PENDING),
                 amount(PROMISE_PENDING),
             )
-            .join(Case, Case.id == Promise.case_id)
             .outerjoin(User, User.id == Promise.user_id)
             .where(
-                Case.contract_id.in_(contract_ids),
+                Promise.contract_id.in_(contract_ids),
                 Promise.created_at >= begin,
                 Promise.created_at < finish,
             )
-            .group_by(Case.contract_id, Promise.user_id, User.display_name)
+            .group_by(Promise.contract_id, Promise.user_id, User.display_name)
         )
         if scope is not None:
             query = query.where(Promise.user_id.in_(scope))
@@ -276,8 +270,6 @@ def _money(value) -> Decimal:
 
 # -- each user's scorecard ---------------------------------------------------------------------
 
-#: Outcomes of a record that reached the debtor: a right-party contact.
-RIGHT_PARTY_OUTCOMES = (PROMISE, RIGHT_PARTY, CLAIMS_PAID)
 SCORECARD_FIGURES = (
     "attempts",
     "right_party",
@@ -296,8 +288,9 @@ def scorecard(contract, start: date, end: date, scope) -> ReportSection:
     """One row per user: attempts and right-party contacts, promises made and judged, first
     contacts due and made on time, complaints on the cases they held, gate refusals.
 
-    Each figure is one GROUP BY query per user (records and promises per contract and user,
-    shared by the contracts of one report); the rows merge those few aggregated rows.
+    Records and promises are summed from the module's per-day figures (day_figures.py), the
+    rest is one GROUP BY query per figure (those per contract and user shared by the contracts
+    of one report); the rows merge those few aggregated rows.
     """
     begin, finish = _bounds(start, end)
     figures: dict[int, dict] = {}
@@ -311,26 +304,21 @@ def scorecard(contract, start: date, end: date, scope) -> ReportSection:
     def add(query, *keys):
         add_rows(db.session.execute(query), *keys)
 
-    # The period's records and promises of every contract the report asks about are read at
-    # once (core.report_sections.shared); this contract takes its part.
+    # The period's figures of every contract the report asks about are read at once
+    # (core.report_sections.shared); this contract takes its part.
     memo_key = (start, end, None if scope is None else tuple(scope))
-    reached = results_with_outcomes(contract, RIGHT_PARTY_OUTCOMES)
-    record_rows = shared(("collection.records", *memo_key), contract.id,
-                     lambda ids: _records(ids, begin, finish, scope))  # fmt: skip
+    day_rows = shared(("collection.day_figures", *memo_key), contract.id,
+                      lambda ids: _day_figures(ids, start, end, scope))  # fmt: skip
     add_rows(
-        ((user_id, n, n if result in reached else 0) for user_id, result, n in record_rows or ()),
+        ((user_id, attempts, reached, made, kept, broken, kept + broken)
+         for user_id, attempts, reached, made, kept, broken in day_rows or ()),
         "attempts",
         "right_party",
-    )
-    promise_rows = shared(("collection.promises", *memo_key), contract.id,
-                       lambda ids: _promises(ids, begin, finish, scope))  # fmt: skip
-    add_rows(
-        promise_rows or (),
         "promises_made",
         "promises_kept",
         "promises_broken",
         "promises_judged",
-    )
+    )  # fmt: skip
     first_contacts = shared(("collection.first_contacts", *memo_key), contract.id,
                             lambda ids: _first_contacts(ids, begin, finish, scope))  # fmt: skip
     add_rows(first_contacts or (), "first_contacts_due", "first_contacts_on_time")
@@ -394,57 +382,37 @@ def _in_scope(column, scope) -> list:
     return [column.is_not(None)] if scope is None else [column.in_(scope)]
 
 
-def _records(contract_ids, begin, finish, scope) -> dict[int, list]:
-    """contract → ``(user, result, records)``: contact records of the period per user and
-    result (the module's own SMS and letter entries aside), for every contract at once."""
-    # A record carries its case's contract: no case is looked up.
-    query = (
-        select(Activity.contract_id, Activity.user_id, Activity.result, func.count(Activity.id))
-        .where(
-            Activity.contract_id.in_(contract_ids),
-            Activity.kind == "contact",
-            Activity.at >= begin,
-            Activity.at < finish,
-            Activity.result.not_in(sorted(SYSTEM_RESULTS)),
-            *_in_scope(Activity.user_id, scope),
+def _day_figures(contract_ids, start: date, end: date, scope) -> dict[int, list]:
+    """contract → ``(user, attempts, right party, promises made, kept, broken)`` over the
+    period's days, for every contract at once (imports' and the system's rows aside)."""
+    sums = [
+        func.sum(column)
+        for column in (
+            DayFigures.attempts,
+            DayFigures.right_party,
+            DayFigures.promises_made,
+            DayFigures.promises_kept,
+            DayFigures.promises_broken,
         )
-        .group_by(Activity.contract_id, Activity.user_id, Activity.result)
-    )
-    found: dict[int, list] = {}
-    for contract_id, user_id, result, records in db.session.execute(query):
-        found.setdefault(contract_id, []).append((user_id, result, records))
-    return found
-
-
-def _promises(contract_ids, begin, finish, scope) -> dict[int, list]:
-    """contract → ``(user, made, kept, broken, judged)``: promises made in the period, and
-    those judged kept or broken in it (a replaced promise is never judged)."""
-    made = (Promise.created_at >= begin) & (Promise.created_at < finish)
-    judged = (
-        Promise.status.in_((PROMISE_KEPT, PROMISE_BROKEN))
-        & (Promise.evaluated_at >= begin)
-        & (Promise.evaluated_at < finish)
+    ]
+    users = (
+        [DayFigures.user_id != day_totals.NO_USER]
+        if scope is None
+        else [DayFigures.user_id.in_(scope)]
     )
     query = (
-        select(
-            Case.contract_id,
-            Promise.user_id,
-            _count(made),
-            _count(judged & (Promise.status == PROMISE_KEPT)),
-            _count(judged & (Promise.status == PROMISE_BROKEN)),
-            _count(judged),
-        )
-        .join(Case, Case.id == Promise.case_id)
+        select(DayFigures.contract_id, DayFigures.user_id, *sums)
         .where(
-            Case.contract_id.in_(contract_ids),
-            made | judged,
-            *_in_scope(Promise.user_id, scope),
+            DayFigures.contract_id.in_(contract_ids),
+            DayFigures.day >= start,
+            DayFigures.day < end,
+            *users,
         )
-        .group_by(Case.contract_id, Promise.user_id)
+        .group_by(DayFigures.contract_id, DayFigures.user_id)
     )
     found: dict[int, list] = {}
-    for contract_id, *figures in db.session.execute(query):
-        found.setdefault(contract_id, []).append(tuple(figures))
+    for contract_id, user_id, *values in db.session.execute(query):
+        found.setdefault(contract_id, []).append((user_id, *(int(v or 0) for v in values)))
     return found
 
 

@@ -44,6 +44,8 @@ OUTCOMES = {
     OTHER: _l("other"),
 }
 
+#: Outcomes of a record that reached the debtor: a right-party contact (the scorecard's).
+RIGHT_PARTY_OUTCOMES = (PROMISE, RIGHT_PARTY, CLAIMS_PAID)
 #: Outcomes of a call that counts towards the unanswered calls per number per day.
 UNANSWERED_OUTCOMES = frozenset({UNANSWERED, INVALID_NUMBER})
 #: Outcomes of a call that did not reach the debtor: a run of them makes the debtor unreachable.
@@ -181,15 +183,35 @@ def results_with_outcomes(contract, outcomes) -> set[str]:
     A contract without codes yet is read with the defaults, without writing them: the gate
     calls this while checking a contact and must not add rows as a side effect.
     """
+    rows = [(row.code, row.label, row.outcome) for row in codes_for(contract)]
+    return _meaning(rows, set(outcomes))
+
+
+def results_with_outcomes_of(contract_ids, outcomes, *, connection=None) -> dict[int, set[str]]:
+    """:func:`results_with_outcomes` of several contracts (by id) in one query, read on
+    ``connection`` (a migration's) or the session's."""
+    query = (
+        select(ResultCode.contract_id, ResultCode.code, ResultCode.label, ResultCode.outcome)
+        .where(ResultCode.contract_id.in_(list(contract_ids)))
+        .order_by(ResultCode.position, ResultCode.id)
+    )
+    rows: dict[int, list] = {contract_id: [] for contract_id in contract_ids}
+    for contract_id, *row in (connection or db.session).execute(query):
+        rows[contract_id].append(tuple(row))
     outcomes = set(outcomes)
-    rows = codes_for(contract)
+    return {contract_id: _meaning(found, outcomes) for contract_id, found in rows.items()}
+
+
+def _meaning(rows, outcomes: set[str]) -> set[str]:
+    """The result texts ``rows`` (a contract's codes as ``(code, label, outcome)``; none: the
+    defaults) give ``outcomes``."""
     found: set[str] = set()
     if rows:
-        for row in rows:
-            if row.outcome in outcomes:
-                found.update((row.code, row.label))
-                if row.code in _DEFAULTS:
-                    found.update(_DEFAULTS[row.code].aliases)
+        for code, label, outcome in rows:
+            if outcome in outcomes:
+                found.update((code, label))
+                if code in _DEFAULTS:
+                    found.update(_DEFAULTS[code].aliases)
     else:
         for default in DEFAULT_CODES:
             if default.outcome in outcomes:
@@ -216,6 +238,7 @@ def add_code(contract, *, code: str, label: str, outcome: str, user) -> ResultCo
         raise _invalid("outcome", _("Choose what the result means."))
     if db.session.scalar(select(ResultCode.id).filter_by(contract_id=contract.id, code=code)):
         raise Conflict(_("The code %(code)s is already on this contract.", code=code))
+    reached = results_with_outcomes(contract, RIGHT_PARTY_OUTCOMES)
     last = db.session.scalar(
         select(func.max(ResultCode.position)).filter_by(contract_id=contract.id)
     )
@@ -235,7 +258,18 @@ def add_code(contract, *, code: str, label: str, outcome: str, user) -> ResultCo
         user=user,
         details={"contract": contract.id, "code": code, "outcome": outcome},
     )
+    _recount_right_party(contract, reached)
     return row
+
+
+def _recount_right_party(contract, before: set[str]) -> None:
+    """The scorecard counts a record as right-party by what its result means now: records
+    already counted are counted again when the results that mean so changed (an imported
+    text may be the new code's label)."""
+    if results_with_outcomes(contract, RIGHT_PARTY_OUTCOMES) != before:
+        from plugins.collection import day_figures  # it reads this module's meanings
+
+        day_figures.rebuild_contract(contract)
 
 
 def update_code(row: ResultCode, *, label: str, outcome: str, active: bool, user) -> bool:
@@ -254,6 +288,8 @@ def update_code(row: ResultCode, *, label: str, outcome: str, active: bool, user
         raise _invalid(f"outcome_{row.id}", _("Choose what the result means."))
     if (row.label, row.outcome, row.active) == (label, outcome, active):
         return False
+    contract = _contract(row)
+    reached = results_with_outcomes(contract, RIGHT_PARTY_OUTCOMES)
     before = {"label": row.label, "outcome": row.outcome, "active": row.active}
     row.label, row.outcome, row.active = label, outcome, active
     record(
@@ -264,6 +300,7 @@ def update_code(row: ResultCode, *, label: str, outcome: str, active: bool, user
                  "after": {"label": label, "outcome": outcome, "active": active}},
     )  # fmt: skip
     db.session.flush()
+    _recount_right_party(contract, reached)
     return True
 
 
