@@ -14,8 +14,11 @@ from plugins.reports.framework import INT, MONEY, RATE, TEXT, Chart, Column, Tab
 SVG = "{http://www.w3.org/2000/svg}"
 
 
-def parse(markup) -> ET.Element:
-    return ET.fromstring(str(markup))
+def parse(markup, canvas: str = "wide") -> ET.Element:
+    """The SVG drawn for ``canvas`` out of what ``render`` returns (a wrapper per canvas)."""
+    root = ET.fromstring(f"<charts>{markup}</charts>")
+    wrapper = next(div for div in root if f"chart-{canvas}" in div.get("class").split())
+    return wrapper.find(f"{SVG}svg")
 
 
 def table(kind, rows, values=("amount",)):
@@ -115,3 +118,138 @@ def test_nice_ticks_cover_the_range_with_round_steps():
     assert charts.nice_ticks(0, 97) == [0, 20, 40, 60, 80, 100]
     assert charts.nice_ticks(-3, 7)[0] <= -3 and charts.nice_ticks(-3, 7)[-1] >= 7
     assert charts.nice_ticks(0, 0) == [0, 0.2, 0.4, 0.6, 0.8, 1.0]
+
+
+# -- the narrow canvas (a phone) -------------------------------------------------------------
+
+DAYS = [
+    {"period": f"2026-03-{day:02d}", "amount": Decimal(day * 100), "cases": day, "share": None}
+    for day in range(1, 32)
+]
+
+
+def view_box(svg) -> tuple[float, float]:
+    _x, _y, width, height = (float(n) for n in svg.get("viewBox").split())
+    return width, height
+
+
+def shown(label) -> str:
+    """A category label's text as written (after its ``<title>``, which has the full text)."""
+    return label.find(f"{SVG}title").tail
+
+
+def categories(svg) -> list[str]:
+    return [
+        t.find(f"{SVG}title").text for t in svg.iter(f"{SVG}text") if t.get("class") == "category"
+    ]
+
+
+@pytest.mark.parametrize("kind", ["line", "bar", "pie"])
+def test_render_draws_the_chart_for_a_wide_and_a_narrow_canvas(app, kind):
+    markup = str(charts.render(table(kind, ROWS)))
+    wide, narrow = parse(markup, "wide"), parse(markup, "narrow")
+    assert view_box(wide) == (charts.WIDE.width, charts.WIDE.height) or kind != "pie"
+    assert view_box(wide)[0] == 640 and view_box(narrow)[0] == charts.NARROW.width <= 400
+    assert wide.get("data-canvas") == "wide" and narrow.get("data-canvas") == "narrow"
+    assert wide.get("class") == narrow.get("class") == f"chart chart-{kind}"
+    # Both drawings carry the same values.
+    marks = {"line": "circle", "bar": "rect", "pie": "g"}[kind]
+
+    def values(svg):
+        return [e.get("data-value") for e in svg.iter(f"{SVG}{marks}") if e.get("data-value")]
+
+    assert values(wide) == values(narrow) and values(wide)
+
+
+def test_the_narrow_canvas_writes_fewer_category_labels(app):
+    markup = charts.render(table("line", DAYS))
+    wide, narrow = parse(markup, "wide"), parse(markup, "narrow")
+    assert len(categories(narrow)) <= charts.NARROW.max_labels < len(categories(wide))
+    assert len(categories(wide)) <= charts.WIDE.max_labels
+    assert categories(narrow)[0] == "2026-03-01"  # the first period is always named
+    points = [c for c in narrow.iter(f"{SVG}circle") if c.get("class") == "point"]
+    assert len(points) == 31  # every day is drawn, only the labels are fewer
+
+
+def test_short_category_labels_are_all_written_when_they_fit_upright(app):
+    buckets = [{"period": f"M{n}", "amount": Decimal(n)} for n in range(1, 9)]
+    narrow = parse(charts.render(table("bar", buckets)), "narrow")
+    labels = [t for t in narrow.iter(f"{SVG}text") if t.get("class") == "category"]
+    assert [shown(t) for t in labels] == [f"M{n}" for n in range(1, 9)]
+    assert all(t.get("transform") is None for t in labels)
+    # Upright labels need less room below: the drawing is lower than the canvas.
+    assert view_box(narrow)[1] < charts.NARROW.height
+
+
+def test_a_long_category_label_is_cut_and_keeps_its_full_title(app):
+    name = "一个很长很长的委托方合同名称"
+    narrow = parse(charts.render(table("bar", [{"period": name, "amount": 1}])), "narrow")
+    (label,) = [t for t in narrow.iter(f"{SVG}text") if t.get("class") == "category"]
+    assert shown(label) == name[: charts.NARROW.label_chars - 1] + "…"
+    assert label.find(f"{SVG}title").text == name
+
+
+def test_narrow_text_reads_at_10_px_or_more_on_a_390_px_phone(app):
+    """At 390 px the chart's box is about 300 px wide (page and card padding): the narrow
+    canvas's text, scaled by 300 / its width, is still 10 px or more; no text is smaller."""
+    shown = 300 / charts.NARROW.width
+    assert charts.NARROW.font_size * shown >= 10
+    for kind in ("line", "bar", "pie"):
+        narrow = parse(charts.render(table(kind, ROWS)), "narrow")
+        assert float(narrow.get("font-size")) * shown >= 10
+        sizes = [float(t.get("font-size")) for t in narrow.iter(f"{SVG}text") if t.get("font-size")]
+        assert all(size * shown >= 10 for size in sizes)
+
+
+def test_the_narrow_legend_wraps_inside_the_canvas(app):
+    titles = [f"Series number {n} with a long title" for n in range(4)]
+    wide_table = Table(
+        key="t",
+        title="Many series",
+        columns=[Column("period", "Month", TEXT)]
+        + [Column(f"s{n}", title, INT) for n, title in enumerate(titles)],
+        rows=[{"period": "2026-01", **{f"s{n}": n + 1 for n in range(4)}}],
+        chart=Chart("bar", "period", tuple(f"s{n}" for n in range(4))),
+    )
+    narrow = parse(charts.render(wide_table), "narrow")
+    items = [g for g in narrow.iter(f"{SVG}g") if g.get("class") == "legend-item"]
+    assert len(items) == 4
+    for item in items:
+        text = item.find(f"{SVG}text")
+        right = float(text.get("x")) + charts.text_width(text.text, charts.NARROW.font_size)
+        assert right <= charts.NARROW.width
+    rows = {item.find(f"{SVG}text").get("y") for item in items}
+    assert len(rows) >= 2
+    # The plot starts below the legend's last row.
+    axis = next(line for line in narrow.iter(f"{SVG}line") if line.get("class") == "axis")
+    assert float(axis.get("y1")) > max(float(y) for y in rows)
+
+
+def test_the_narrow_pie_has_its_legend_under_it(app):
+    narrow = parse(charts.render(table("pie", ROWS)), "narrow")
+    items = [g for g in narrow.iter(f"{SVG}g") if g.get("class") == "legend-item"]
+    assert [i.find(f"{SVG}text").text for i in items] == [
+        "2026-01: 1,200.50 (80.0%)",
+        "2026-03: 300.25 (20.0%)",
+    ]
+    under = charts.NARROW.top + 2 * charts.NARROW.pie_radius
+    assert all(float(i.find(f"{SVG}text").get("y")) > under for i in items)
+    assert max(float(i.find(f"{SVG}text").get("y")) for i in items) < view_box(narrow)[1]
+
+
+def test_the_report_page_has_both_drawings_and_the_stylesheet_shows_one(
+    with_gauges, sign_in_as, client, db, world
+):
+    sign_in_as(world["manager"])
+    html = client.get(
+        "/m/reports/recovery", query_string={"start": "2026-03-01", "end": "2026-03-31"}
+    ).get_data(as_text=True)
+    figure = html.split('<figure class="report-chart">')[1].split("</figure>")[0]
+    assert figure.count('<div class="chart-canvas chart-wide">') == 1
+    assert figure.count('<div class="chart-canvas chart-narrow">') == 1
+    css = client.get("/m/reports/reports.css").get_data(as_text=True)
+    phone = css.split("@media (max-width: 600px)")[-1]
+    assert ".report-chart .chart-narrow { display: none; }" in css
+    assert (
+        ".chart-wide { display: none; }" in phone and ".chart-narrow { display: block; }" in phone
+    )
