@@ -86,8 +86,8 @@ ACTIVITY_COLUMNS = [
     "contract_id",
 ]  # fmt: skip
 PROMISE_COLUMNS = [
-    "id", "case_id", "activity_id", "user_id", "amount", "due_on", "status", "paid_amount",
-    "evaluated_at", "created_at",
+    "id", "case_id", "contract_id", "activity_id", "user_id", "amount", "due_on", "status",
+    "paid_amount", "evaluated_at", "created_at",
 ]  # fmt: skip
 COMPLAINT_COLUMNS = [
     "id", "case_id", "contract_id", "channel", "content", "registered_by_id", "registered_at",
@@ -315,8 +315,8 @@ def promise_row(book: Book, activity_id, case_id, user, at, amount, due_on, zone
         status, paid = ("kept", amount) if kept else ("broken", Decimal(0))
         judged = datetime.combine(due_on + timedelta(days=1), datetime.min.time(), tzinfo=zone)
         judged = (judged + timedelta(hours=2)).astimezone(UTC)
-    return (len(book.promises) + 1, case_id, activity_id, user, amount, due_on, status, paid,
-            judged, at)  # fmt: skip
+    return (len(book.promises) + 1, case_id, book.contract[case_id], activity_id, user, amount,
+            due_on, status, paid, judged, at)  # fmt: skip
 
 
 def complaint_row(book: Book, case_id, user, at, rng) -> tuple:
