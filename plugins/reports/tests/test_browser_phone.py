@@ -54,10 +54,16 @@ def test_on_a_phone_the_charts_show_their_narrow_drawing(live_server, browser_pa
     assert sizes and min(sizes) >= 10, sizes
     assert page.evaluate("document.documentElement.scrollWidth - window.innerWidth") <= 0
 
-    page.set_viewport_size({"width": 1280, "height": 900})
+    page.set_viewport_size({"width": 1000, "height": 900})  # the chart above its table
     for figure in figures.all():
         assert figure.locator(".chart-wide svg").is_visible()
         assert figure.locator(".chart-narrow svg").is_hidden()
+    assert min(narrow_text_px(page)) >= 10
+    page.set_viewport_size({"width": 1280, "height": 900})  # beside it: the compact drawing
+    for figure in figures.all():
+        assert figure.locator(".chart-narrow svg").is_visible()
+        assert figure.locator(".chart-wide svg").is_hidden()
+    assert min(narrow_text_px(page)) >= 10
 
 
 @pytest.mark.parametrize(("path", "key"), WIDE_TABLES)
