@@ -191,3 +191,43 @@ def test_fixed_offsets_cut_at_each_change(app, berlin):
     assert day_totals.fixed_offsets(first, last) == [
         (first, last + timedelta(microseconds=1), timedelta(hours=8))
     ]
+
+
+# -- each case's first contact -----------------------------------------------------------------
+
+
+def first_contacts(db) -> dict:
+    from core.cases.models import Case
+
+    db.session.expire_all()
+    return {case.id: case.first_contact_at for case in db.session.scalars(select(Case))}
+
+
+def test_a_cases_first_contact_follows_its_contact_records(db, contract):
+    from core.cases.models import rebuild_first_contacts
+
+    first, second = make_cases(db, contract(), count=2)
+    day = datetime(2026, 3, 5, 2, 0, tzinfo=UTC)
+    later = Activity(case_id=first.id, at=day + timedelta(days=2))
+    visit = Activity(case_id=first.id, at=day - timedelta(days=9), kind="visit")  # no contact
+    db.session.add_all([later, visit])
+    db.session.commit()
+    assert first_contacts(db) == {first.id: later.at, second.id: None}
+    earliest = Activity(case_id=first.id, at=day)
+    db.session.add(earliest)
+    db.session.flush()
+    assert first.first_contact_at == day  # the case in the session is told at once
+    db.session.commit()
+    assert first_contacts(db)[first.id] == day
+    earliest.at = day + timedelta(days=5)  # corrected: the other record is now the first
+    db.session.commit()
+    assert first_contacts(db)[first.id] == later.at
+    db.session.delete(later)
+    db.session.commit()
+    assert first_contacts(db)[first.id] == day + timedelta(days=5)
+    kept = first_contacts(db)
+    db.session.execute(db.text("UPDATE cases SET first_contact_at = NULL"))
+    db.session.commit()
+    rebuild_first_contacts()
+    db.session.commit()
+    assert first_contacts(db) == kept

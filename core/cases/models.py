@@ -15,9 +15,15 @@ from sqlalchemy import (
     Text,
     UniqueConstraint,
     event,
+    func,
+    inspect,
+    or_,
     select,
+    update,
 )
-from sqlalchemy.orm import Mapped, mapped_column, relationship
+from sqlalchemy.orm import Mapped, mapped_column, object_session, relationship
+from sqlalchemy.orm.attributes import set_committed_value
+from sqlalchemy.orm.util import identity_key
 
 from core import day_totals
 from core.extensions import db
@@ -128,6 +134,10 @@ class Case(db.Model):
     # -- state -----------------------------------------------------------------------------
     status: Mapped[str] = mapped_column(String(16), default=NORMAL, index=True)
     status_reason: Mapped[str] = mapped_column(String(500), default="")
+    #: When the case was first contacted: its earliest contact record (kept by the ORM as
+    #: records are written, see below), so the first-contact deadline (首催时限) of its
+    #: assignments is judged without reading the timeline.
+    first_contact_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     #: Who holds the case now (history in case_assignments).
     holder_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
     team_id: Mapped[int | None] = mapped_column(ForeignKey("teams.id"), index=True)
@@ -397,3 +407,73 @@ day_totals.kept_by_rows(
     ("at", "contract_id", "user_id", "kind", "promise_amount"),
     _activity_contribution,
 )
+
+
+# -- the case's first contact, kept as contact records are written -----------------------------
+
+
+def _earliest_contact(case_id: int):
+    return (
+        select(func.min(Activity.__table__.c.at))
+        .where(Activity.__table__.c.case_id == case_id, Activity.__table__.c.kind == "contact")
+        .scalar_subquery()
+    )
+
+
+def _set_first_contact(connection, target: Activity, value, *conditions) -> None:
+    cases = Case.__table__
+    # The case's own update time stays: a contact is no change of the case file.
+    done = connection.execute(
+        update(cases)
+        .where(cases.c.id == target.case_id, *conditions)
+        .values(first_contact_at=value, updated_at=cases.c.updated_at)
+    )
+    # The case, if loaded in the session, learns its new value (it is read in the same
+    # transaction, as by the case page).
+    session = object_session(target)
+    case = session.identity_map.get(identity_key(Case, target.case_id)) if session else None
+    if case is not None and done.rowcount:
+        found = connection.scalar(select(cases.c.first_contact_at).where(cases.c.id == case.id))
+        set_committed_value(case, "first_contact_at", found)
+
+
+@event.listens_for(Activity, "after_insert")
+def _first_contact_on_insert(mapper, connection, target: Activity) -> None:
+    if target.kind != "contact" or target.at is None:
+        return
+    first = Case.__table__.c.first_contact_at
+    _set_first_contact(connection, target, target.at, or_(first.is_(None), first > target.at))
+
+
+@event.listens_for(Activity, "after_update")
+def _first_contact_on_update(mapper, connection, target: Activity) -> None:
+    attributes = inspect(target).attrs
+    if attributes.at.history.has_changes() or attributes.kind.history.has_changes():
+        _set_first_contact(connection, target, _earliest_contact(target.case_id))
+
+
+@event.listens_for(Activity, "after_delete")
+def _first_contact_on_delete(mapper, connection, target: Activity) -> None:
+    _set_first_contact(connection, target, _earliest_contact(target.case_id))
+
+
+def rebuild_first_contacts(connection=None) -> None:
+    """Set every case's ``first_contact_at`` from the timeline, set-wise (after a bulk load;
+    ``connection``: a migration's)."""
+    cases, activities = Case.__table__, Activity.__table__
+    first = (
+        select(activities.c.case_id, func.min(activities.c.at).label("first"))
+        .where(activities.c.kind == "contact")
+        .group_by(activities.c.case_id)
+        .subquery("first")
+    )
+    executor = db.session if connection is None else connection
+    executor.execute(
+        update(cases).values(first_contact_at=None, updated_at=cases.c.updated_at)
+        .where(cases.c.first_contact_at.is_not(None))
+    )  # fmt: skip
+    executor.execute(
+        update(cases)
+        .where(cases.c.id == first.c.case_id)
+        .values(first_contact_at=first.c.first, updated_at=cases.c.updated_at)
+    )
