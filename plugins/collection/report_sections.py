@@ -19,7 +19,7 @@ from sqlalchemy import case as when
 from core import day_totals
 from core.audit.models import AuditEntry
 from core.auth.models import User
-from core.cases.models import Activity, Case, CaseAssignment
+from core.cases.models import Case, CaseAssignment
 from core.clients.services import can_see_contract
 from core.extensions import db
 from core.report_sections import Measure, ReportSection, shared
@@ -454,12 +454,6 @@ def _first_contacts(contract_ids, begin, finish, scope) -> dict[int, list]:
     by_hours: dict[int, list[int]] = {}
     for contract_id, hours in _first_contact_hours(contract_ids).items():
         by_hours.setdefault(hours, []).append(contract_id)
-    first_contact = (
-        select(func.min(Activity.at))
-        .where(Activity.case_id == CaseAssignment.case_id, Activity.kind == "contact")
-        .correlate(CaseAssignment)
-        .scalar_subquery()
-    )
     for hours, ids in sorted(by_hours.items()):
         span = timedelta(hours=hours)
         held = (
@@ -468,7 +462,8 @@ def _first_contacts(contract_ids, begin, finish, scope) -> dict[int, list]:
                 CaseAssignment.user_id.label("user_id"),
                 CaseAssignment.assigned_at.label("assigned_at"),
                 CaseAssignment.ended_at.label("ended_at"),
-                first_contact.label("first_contact"),
+                # The case's first contact record, which the core keeps on the case.
+                Case.first_contact_at.label("first_contact"),
             )
             .join(Case, Case.id == CaseAssignment.case_id)
             .where(
@@ -477,10 +472,7 @@ def _first_contacts(contract_ids, begin, finish, scope) -> dict[int, list]:
                 CaseAssignment.assigned_at < cutoff - span,
                 *_in_scope(CaseAssignment.user_id, scope),
             )
-            # Materialized: each assignment's first contact is looked up once, not once per
-            # expression below that uses it (both databases would otherwise copy the subquery).
             .cte(f"held_{hours}")
-            .prefix_with("MATERIALIZED")
         )
         deadline = _plus_hours(held.c.assigned_at, hours)
         contacted_by_deadline = held.c.first_contact.is_not(None) & (
