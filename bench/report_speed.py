@@ -479,12 +479,25 @@ BALANCE_UPDATE = (
 )
 
 
+def fresh_statistics() -> None:
+    """What a DBA runs after a bulk load or a migration that rewrote tables: ``VACUUM
+    ANALYZE`` on PostgreSQL (statistics, and the visibility map its index-only scans need),
+    ``ANALYZE`` on SQLite."""
+    from core.extensions import db
+    from core.migrate import refresh_statistics
+
+    if db.engine.dialect.name == "postgresql":
+        with db.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+            conn.exec_driver_sql("VACUUM ANALYZE")
+    else:
+        refresh_statistics()
+
+
 def generate(cases: int, activities: int, dialect: str) -> dict:
     """Load everything; returns row counts and seconds per step."""
     from sqlalchemy import text
 
     from core.extensions import db
-    from core.migrate import refresh_statistics
     from core.plugins import all_hooks
     from core.types import agency_zone
 
@@ -535,11 +548,7 @@ def generate(cases: int, activities: int, dialect: str) -> dict:
     db.session.commit()
     steps["day totals"] = time.perf_counter() - start
     start = time.perf_counter()
-    if dialect == "postgresql":
-        with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
-            conn.exec_driver_sql("VACUUM ANALYZE")
-    else:
-        refresh_statistics()
+    fresh_statistics()
     steps["statistics"] = time.perf_counter() - start
     for step in ("balances and snapshots", "indexes", "day totals", "statistics"):
         print(f"  {step}: {steps[step]:.1f}s", flush=True)
@@ -745,6 +754,9 @@ def run(label: str, url: str, options) -> None:
                 upgrade_all()
                 seconds = time.perf_counter() - start
                 print(f"{label}: migrated {', '.join(lagging)} in {seconds:.1f}s")
+                start = time.perf_counter()
+                fresh_statistics()
+                print(f"{label}: statistics in {time.perf_counter() - start:.1f}s")
             build_missing_indexes(label)
         else:
             upgrade_all()
