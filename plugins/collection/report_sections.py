@@ -37,6 +37,7 @@ from plugins.collection.models import (
     DayFigures,
     Promise,
 )
+from plugins.collection.promises import PROMISE_REPLACED
 
 DENIED = "case.action_denied"
 
@@ -197,6 +198,8 @@ def promises(contract, start: date, end: date, scope) -> ReportSection:
                 amount(PROMISE_BROKEN),
                 _count(Promise.status == PROMISE_PENDING),
                 amount(PROMISE_PENDING),
+                _count(Promise.status == PROMISE_REPLACED),
+                amount(PROMISE_REPLACED),
             )
             .outerjoin(User, User.id == Promise.user_id)
             .where(
@@ -221,7 +224,7 @@ def promises(contract, start: date, end: date, scope) -> ReportSection:
     )
     rows = []
     for _user_id, name, made, made_amount, kept, kept_amount, broken, broken_amount, pending, \
-            pending_amount in found:  # fmt: skip
+            pending_amount, replaced, replaced_amount in found:  # fmt: skip
         judged = int(kept) + int(broken)
         rows.append(
             {
@@ -234,6 +237,8 @@ def promises(contract, start: date, end: date, scope) -> ReportSection:
                 "broken_amount": _money(broken_amount),
                 "pending": int(pending),
                 "pending_amount": _money(pending_amount),
+                "replaced": int(replaced),
+                "replaced_amount": _money(replaced_amount),
                 # A fraction, as every rate of the reports (shown and exported as a percentage).
                 "kept_rate": (Decimal(kept) / judged).quantize(Decimal("0.0001"))
                 if judged
@@ -253,13 +258,18 @@ def promises(contract, start: date, end: date, scope) -> ReportSection:
             ("broken_amount", _("Amount broken")),
             ("pending", _("Pending")),
             ("pending_amount", _("Amount pending")),
+            ("replaced", _("Replaced")),
+            ("replaced_amount", _("Amount replaced")),
             ("kept_rate", _("Kept of judged")),
         ],
         rows=rows,
         order=630,
         note=_(
             "Promises taken in the period, as judged so far: kept when the repayments by the "
-            "promised date covered the amount, broken when they did not, pending until then."
+            "promised date covered the amount, broken when they did not, pending until then, "
+            "replaced when a later promise on the case took their place (never judged); the "
+            "four add up to those made. The scorecard counts instead the promises judged in "
+            "the period, whenever they were made."
         ),
     )
 

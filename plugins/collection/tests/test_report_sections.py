@@ -83,6 +83,7 @@ def seeded(db, contract, make_user, english):
     promise(ann_cases[1], ann, "300.00", "broken")
     promise(ann_cases[2], ann, "150.50", "pending")
     promise(bob_case, bob, "200.00", "pending")
+    promise(bob_case, bob, "80.00", "replaced", created_days_ago=2)  # the pending one took over
     promise(ann_cases[0], ann, "999.00", "kept", created_days_ago=60)  # before the period
     promise(other_case, ann, "777.00", "kept")  # another contract
     db.session.commit()
@@ -151,11 +152,18 @@ def test_promises_made_kept_broken_pending_with_amounts(seeded):
     assert rows == [
         {"collector": "Ann", "made": 3, "made_amount": Decimal("950.50"), "kept": 1,
          "kept_amount": Decimal("500.00"), "broken": 1, "broken_amount": Decimal("300.00"),
-         "pending": 1, "pending_amount": Decimal("150.50"), "kept_rate": Decimal("0.5000")},
-        {"collector": "Bob", "made": 1, "made_amount": Decimal("200.00"), "kept": 0,
+         "pending": 1, "pending_amount": Decimal("150.50"), "replaced": 0,
+         "replaced_amount": Decimal("0.00"), "kept_rate": Decimal("0.5000")},
+        {"collector": "Bob", "made": 2, "made_amount": Decimal("280.00"), "kept": 0,
          "kept_amount": Decimal("0.00"), "broken": 0, "broken_amount": Decimal("0.00"),
-         "pending": 1, "pending_amount": Decimal("200.00"), "kept_rate": None},
+         "pending": 1, "pending_amount": Decimal("200.00"), "replaced": 1,
+         "replaced_amount": Decimal("80.00"), "kept_rate": None},
     ]  # fmt: skip
+    for row in rows:  # every promise made is in one of the four
+        assert row["made"] == row["kept"] + row["broken"] + row["pending"] + row["replaced"]
+        assert row["made_amount"] == sum(
+            row[f"{state}_amount"] for state in ("kept", "broken", "pending", "replaced")
+        )
 
 
 def test_a_collector_sees_only_their_own_figures(seeded):
