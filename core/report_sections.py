@@ -3,7 +3,8 @@
 The hook is asked once per contract. A report over many contracts wraps its asking in
 :func:`one_pass`; a module may then read its figures for every contract of the pass in one
 statement (:func:`shared`) and hand each contract its part, instead of reading the period's
-rows once per contract.
+rows once per contract. A pass may also name the sections the report shows: a module skips
+computing the others (:func:`wanted`).
 """
 
 from __future__ import annotations
@@ -59,13 +60,22 @@ _PASS: ContextVar[dict | None] = ContextVar("report_sections_pass", default=None
 
 
 @contextmanager
-def one_pass(contract_ids) -> Iterator[None]:
-    """While a report asks the sections of ``contract_ids``: :func:`shared` computes once."""
-    token = _PASS.set({"contracts": sorted(set(contract_ids)), "values": {}})
+def one_pass(contract_ids, keys=None) -> Iterator[None]:
+    """While a report asks the sections of ``contract_ids``: :func:`shared` computes once.
+    ``keys``: the section keys the report shows (None: every section)."""
+    wanted_keys = None if keys is None else frozenset(keys)
+    token = _PASS.set({"contracts": sorted(set(contract_ids)), "values": {}, "keys": wanted_keys})
     try:
         yield
     finally:
         _PASS.reset(token)
+
+
+def wanted(key: str) -> bool:
+    """Whether the report being built shows section ``key``: a module need not compute a
+    section nobody will show (outside a pass, or in one naming no keys: every section)."""
+    memo = _PASS.get()
+    return memo is None or memo["keys"] is None or key in memo["keys"]
 
 
 def shared(key, contract_id: int, compute: Callable[[list[int]], dict]):

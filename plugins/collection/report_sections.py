@@ -22,7 +22,7 @@ from core.auth.models import User
 from core.cases.models import Case, CaseAssignment
 from core.clients.services import can_see_contract
 from core.extensions import db
-from core.report_sections import Measure, ReportSection, shared
+from core.report_sections import Measure, ReportSection, shared, wanted
 from core.types import agency_zone, utcnow
 from plugins.collection.complaints import CHANNELS
 from plugins.collection.models import (
@@ -71,12 +71,14 @@ def sections(contract, start: date, end: date, user) -> list[ReportSection]:
     if not can_see_contract(user, contract):
         return []
     scope = user_scope(user)
-    return [
-        denials(contract, start, end, scope),
-        complaints(contract, start, end, scope),
-        promises(contract, start, end, scope),
-        scorecard(contract, start, end, scope),
-    ]
+    makers = {
+        "collection.denials": denials,
+        "collection.complaints": complaints,
+        "collection.promises": promises,
+        "collection.scorecard": scorecard,
+    }
+    # Only those the report shows (core.report_sections.wanted).
+    return [make(contract, start, end, scope) for key, make in makers.items() if wanted(key)]
 
 
 def denials(contract, start: date, end: date, scope) -> ReportSection:
@@ -332,7 +334,9 @@ def scorecard(contract, start: date, end: date, scope) -> ReportSection:
     first_contacts = shared(("collection.first_contacts", *memo_key), contract.id,
                             lambda ids: _first_contacts(ids, begin, finish, scope))  # fmt: skip
     add_rows(first_contacts or (), "first_contacts_due", "first_contacts_on_time")
-    add(_complaints_on_held_cases(contract, begin, finish, scope), "complaints")
+    complaints_held = shared(("collection.complaints_held", *memo_key), contract.id,
+                             lambda ids: _complaints_on_held_cases(ids, begin, finish, scope))  # fmt: skip
+    add_rows(complaints_held or (), "complaints")
     add(_refusals(contract, begin, finish, scope), "refusals")
 
     names = {}
@@ -501,10 +505,11 @@ def _first_contacts(contract_ids, begin, finish, scope) -> dict[int, list]:
     return found
 
 
-def _complaints_on_held_cases(contract, begin, finish, scope):
-    """Complaints registered in the period, each counted for whoever held the case then."""
-    return (
-        select(CaseAssignment.user_id, func.count(Complaint.id))
+def _complaints_on_held_cases(contract_ids, begin, finish, scope) -> dict[int, list]:
+    """contract → ``(holder, complaints)``: complaints registered in the period, each counted
+    for whoever held the case then, for every contract at once."""
+    query = (
+        select(Complaint.contract_id, CaseAssignment.user_id, func.count(Complaint.id))
         .join(
             CaseAssignment,
             (CaseAssignment.case_id == Complaint.case_id)
@@ -515,13 +520,17 @@ def _complaints_on_held_cases(contract, begin, finish, scope):
             ),
         )
         .where(
-            Complaint.contract_id == contract.id,
+            Complaint.contract_id.in_(contract_ids),
             Complaint.registered_at >= begin,
             Complaint.registered_at < finish,
             *_in_scope(CaseAssignment.user_id, scope),
         )
-        .group_by(CaseAssignment.user_id)
+        .group_by(Complaint.contract_id, CaseAssignment.user_id)
     )
+    found: dict[int, list] = {}
+    for contract_id, user_id, count in db.session.execute(query):
+        found.setdefault(contract_id, []).append((user_id, count))
+    return found
 
 
 def _refusals(contract, begin, finish, scope):

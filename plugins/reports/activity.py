@@ -25,7 +25,6 @@ from core.auth.models import User
 from core.cases.models import Activity, ActivityDayTotal, Case
 from core.day_totals import NO_USER
 from core.extensions import db
-from core.report_sections import one_pass
 from plugins.reports.framework import (
     INT,
     MONEY,
@@ -227,11 +226,15 @@ def records_tables(scope: Scope) -> list[Table]:
 # -- the collection module's per-user figures --------------------------------------------------
 
 
-def sections_of(scope: Scope) -> list:
-    """Every section the scope's contracts' modules add, asked in one pass: a module may read
-    its figures for all the contracts at once (core.report_sections.one_pass)."""
-    with one_pass(scope.contract_ids):
-        return collect_sections(scope)
+#: The sections the activity report shows.
+SHOWN = frozenset({SCORECARD, DENIALS, COMPLAINTS})
+
+
+def sections_of(scope: Scope, keys=SHOWN) -> list:
+    """The sections (``keys``) the scope's contracts' modules add, asked in one pass: a module
+    may read its figures for all the contracts at once, and skip the sections not shown
+    (core.report_sections)."""
+    return collect_sections(scope, set(keys))
 
 
 @dataclass
@@ -259,7 +262,7 @@ class UserFigures:
 def user_figures(scope: Scope, key: str, found=None) -> UserFigures:
     """Section ``key``'s rows summed per user over the scope's contracts (``found``: the
     answer of :func:`collect_sections`, if already asked), kept to the scope's users."""
-    found = sections_of(scope) if found is None else found
+    found = sections_of(scope, {key}) if found is None else found
     result = UserFigures()
     for contract, section in found:
         if section.key != key or not section.user_key:

@@ -66,19 +66,21 @@ def _kind(key: str, values) -> str:
     return TEXT
 
 
-def collect_sections(scope: Scope) -> list[tuple[Contract, object]]:
-    """``(contract, section)`` for every section the scope's contracts' modules add.
+def collect_sections(scope: Scope, keys: set[str] | None = None) -> list[tuple[Contract, object]]:
+    """``(contract, section)`` for every section the scope's contracts' modules add (only
+    those whose key is in ``keys``, if given).
 
     Asked in one pass (:func:`core.report_sections.one_pass`): a module that reads its
     figures with ``shared`` reads them once for all the scope's contracts, not once per
-    contract (a manager's eight contracts: one statement each, not eight)."""
+    contract (a manager's eight contracts: one statement each, not eight), and may skip a
+    section the report does not show (``wanted``)."""
     if not scope.contract_ids:
         return []
     contracts = db.session.scalars(
         select(Contract).where(Contract.id.in_(scope.contract_ids)).order_by(Contract.id)
     ).all()
     found = []
-    with one_pass(scope.contract_ids):
+    with one_pass(scope.contract_ids, keys):
         for contract in contracts:
             answer = hooks_for(contract).report_sections(
                 contract=contract,
@@ -86,7 +88,11 @@ def collect_sections(scope: Scope) -> list[tuple[Contract, object]]:
                 end=scope.filter.end_exclusive,
                 user=scope.user,
             )
-            found.extend((contract, section) for section in _flatten(answer))
+            found.extend(
+                (contract, section)
+                for section in _flatten(answer)
+                if keys is None or section.key in keys
+            )
     return found
 
 
@@ -94,9 +100,7 @@ def module_sections(scope: Scope, keys: set[str] | None = None) -> list[Table]:
     """The tables other modules add for ``scope`` (only those whose key is in ``keys``, if
     given), one per section key, merged across contracts, in the sections' order."""
     merged: dict[str, list[tuple[Contract, object]]] = {}
-    for contract, section in collect_sections(scope):
-        if keys is not None and section.key not in keys:
-            continue
+    for contract, section in collect_sections(scope, keys):
         merged.setdefault(section.key, []).append((contract, section))
     tables = []
     for key, parts in sorted(merged.items(), key=lambda item: (item[1][0][1].order, item[0])):

@@ -419,3 +419,11 @@ def test_one_pass_over_contracts_reads_them_at_once_with_the_same_figures(db, sc
     assert by_key(found)["collection.scorecard"].rows == []
     reads = [s for s in statements if "FROM collection_day_figures" in s]
     assert len(reads) == 1
+
+
+def test_only_the_sections_a_report_shows_are_computed(seeded):
+    from core.report_sections import one_pass
+
+    with one_pass([seeded["on"].id], {"collection.scorecard"}):
+        shown = sections_for(seeded, seeded["manager"])
+    assert list(shown) == ["collection.scorecard"]

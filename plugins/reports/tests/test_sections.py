@@ -105,3 +105,13 @@ def test_a_client_viewer_gets_only_its_clients_contracts(db, seeded, make_user):
     (table,) = module_sections(scope_of(viewer))
     assert "contract" not in table.rows[0]  # only the first contract was asked
     assert [row["collector"] for row in table.rows] == ["Ann", "Bob"]
+
+
+def test_a_module_is_told_which_sections_the_report_shows():
+    from core.report_sections import one_pass, wanted
+
+    assert wanted("collection.promises")  # outside a report: every section
+    with one_pass([1, 2], {"collection.scorecard"}):
+        assert wanted("collection.scorecard") and not wanted("collection.promises")
+    with one_pass([1, 2]):
+        assert wanted("collection.promises")
