@@ -317,20 +317,27 @@ class Activity(db.Model):
     user = relationship("User")
 
 
-@event.listens_for(Activity, "before_insert")
-def _copy_the_cases_contract(mapper, connection, activity: Activity) -> None:
-    """An entry written without its contract (``record_activity`` sets it; a module or a
-    fixture building ``Activity`` itself may not) takes its case's."""
-    if activity.contract_id is not None:
-        return
-    case = activity.__dict__.get("case")
-    if case is not None and case.contract_id is not None:
-        activity.contract_id = case.contract_id
-    else:
-        contract = select(Case.__table__.c.contract_id).where(
-            Case.__table__.c.id == activity.case_id
-        )
-        activity.contract_id = connection.scalar(contract)
+def copy_the_cases_contract(model) -> None:
+    """Have a row of ``model`` (with ``case_id`` and ``contract_id``: a timeline entry, a
+    module's row that copies the contract to be read per contract) written without its
+    contract take its case's: the services set it, a module or a fixture building the row
+    itself may not. A case never changes contract."""
+
+    @event.listens_for(model, "before_insert")
+    def copy(mapper, connection, row) -> None:
+        if row.contract_id is not None:
+            return
+        case = row.__dict__.get("case")
+        if case is not None and case.contract_id is not None:
+            row.contract_id = case.contract_id
+        else:
+            cases = Case.__table__
+            row.contract_id = connection.scalar(
+                select(cases.c.contract_id).where(cases.c.id == row.case_id)
+            )
+
+
+copy_the_cases_contract(Activity)
 
 
 #: Payment kinds and states.

@@ -18,13 +18,11 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
-    event,
-    select,
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from core import day_totals
-from core.cases.models import Case
+from core.cases.models import copy_the_cases_contract
 from core.extensions import db
 from core.types import UTCDateTime, utcnow
 
@@ -158,20 +156,7 @@ class Promise(db.Model):
     user = relationship("User")
 
 
-@event.listens_for(Promise, "before_insert")
-def _copy_the_cases_contract(mapper, connection, promise: Promise) -> None:
-    """A promise built without its contract (``promises.promise_made`` sets it; a fixture
-    building ``Promise`` itself may not) takes its case's."""
-    if promise.contract_id is not None:
-        return
-    case = promise.__dict__.get("case")
-    if case is not None and case.contract_id is not None:
-        promise.contract_id = case.contract_id
-    else:
-        contract = select(Case.__table__.c.contract_id).where(
-            Case.__table__.c.id == promise.case_id
-        )
-        promise.contract_id = connection.scalar(contract)
+copy_the_cases_contract(Promise)
 
 
 class DayFigures(db.Model):

@@ -254,28 +254,3 @@ def test_hook_rebuild_day_totals(db, mixed):
         core_before
     )
     assert stored(db) == ours_before == recomputed(db)
-
-
-def test_the_collection_migrations_match_the_models(app, db):
-    """The module's tables as its migrations build them are the models', columns and
-    indexes (the core checks its own the same way)."""
-    from alembic.autogenerate import compare_metadata
-    from alembic.runtime.migration import MigrationContext
-
-    from core.migrate import owned_tables
-
-    tables = owned_tables("collection")
-    assert {"collection_promises", "collection_day_figures"} <= tables
-    with db.engine.connect() as connection:
-        context = MigrationContext.configure(
-            connection,
-            opts={
-                "include_object": lambda obj, name, type_, *_: (
-                    name in tables
-                    if type_ == "table"
-                    else getattr(obj, "table", None) is None or obj.table.name in tables
-                ),
-                "compare_type": True,
-            },
-        )
-        assert compare_metadata(context, db.metadata) == []
