@@ -278,7 +278,8 @@ def _itemised_table(scope: Scope, total) -> Table:
     ]
     note = _(
         "One line per confirmed payment. Rate: the contract's tier for the case's bucket, "
-        "else its flat rate; each line's commission is rounded half-up to the cent."
+        "else its flat rate (in a closed month: the bucket and rate kept when it was closed); "
+        "each line's commission is rounded half-up to the cent."
     )
     return Table(
         key="commission_lines",
