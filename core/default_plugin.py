@@ -42,8 +42,7 @@ def register_nav_items():
 @hookimpl
 def rebuild_day_totals():
     """The timeline's derived figures: its per-day totals and each case's first contact."""
-    from core.cases.models import rebuild_first_contacts
-    from core.cases.services import rebuild_activity_day_totals
+    from core.cases.services import rebuild_activity_day_totals, rebuild_first_contacts
 
     rebuild_activity_day_totals()
     rebuild_first_contacts()

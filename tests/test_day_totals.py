@@ -204,7 +204,7 @@ def first_contacts(db) -> dict:
 
 
 def test_a_cases_first_contact_follows_its_contact_records(db, contract):
-    from core.cases.models import rebuild_first_contacts
+    from core.cases.services import rebuild_first_contacts
 
     first, second = make_cases(db, contract(), count=2)
     day = datetime(2026, 3, 5, 2, 0, tzinfo=UTC)

@@ -355,6 +355,28 @@ def rebuild_activity_day_totals(connection=None) -> None:
     )
 
 
+def rebuild_first_contacts(connection=None) -> None:
+    """Set every case's ``first_contact_at`` from the timeline, set-wise (after a bulk load;
+    ``connection``: a migration's)."""
+    cases, activities = Case.__table__, Activity.__table__
+    first = (
+        select(activities.c.case_id, func.min(activities.c.at).label("first"))
+        .where(activities.c.kind == "contact")
+        .group_by(activities.c.case_id)
+        .subquery("first")
+    )
+    executor = db.session if connection is None else connection
+    executor.execute(
+        update(cases).values(first_contact_at=None, updated_at=cases.c.updated_at)
+        .where(cases.c.first_contact_at.is_not(None))
+    )  # fmt: skip
+    executor.execute(
+        update(cases)
+        .where(cases.c.id == first.c.case_id)
+        .values(first_contact_at=first.c.first, updated_at=cases.c.updated_at)
+    )
+
+
 # -- payments ----------------------------------------------------------------------------------
 
 

@@ -15,7 +15,7 @@ A contract without the collection module adds records but no scorecard: a note s
 from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
-from datetime import date, timedelta
+from datetime import date
 
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
@@ -40,6 +40,7 @@ from plugins.reports.framework import (
     from_cents,
     local_day,
     names_of,
+    period_label,
     period_labels,
     rate,
     report,
@@ -112,15 +113,6 @@ def records_per_user_and_day(scope: Scope) -> list[tuple]:
             for user_id, local, *figures in db.session.execute(query)]  # fmt: skip
 
 
-def label_of(day: date, period: str) -> str:
-    """The period label (as :func:`period_labels` writes it) of a local day."""
-    if period == "day":
-        return day.isoformat()
-    if period == "week":
-        return (day - timedelta(days=day.weekday())).isoformat()
-    return day.strftime("%Y-%m")
-
-
 def _record_columns() -> list[Column]:
     return [
         Column("records", _("Contact records"), INT),
@@ -153,7 +145,7 @@ def records_tables(scope: Scope) -> list[Table]:
     period = scope.filter.period
     summed: dict[tuple, list[int]] = {}
     for user_id, day, records, promises, promised_cents in records_per_user_and_day(scope):
-        sums = summed.setdefault((user_id, label_of(day, period)), [0, 0, 0])
+        sums = summed.setdefault((user_id, period_label(day, period)), [0, 0, 0])
         sums[0] += int(records or 0)
         sums[1] += int(promises or 0)
         sums[2] += int(promised_cents or 0)

@@ -71,7 +71,8 @@ WIDE = Canvas(
     label_chars=14,
     font_size=12,
 )
-#: For a phone: shown about 300 px wide, so its text of 14 reads at 11 px or more.
+#: For a phone (shown about 300 px wide, text of 14 read at 11 px or more) and for the column
+#: beside a table on a wide screen (about 450 px), where the wide drawing's text is too small.
 NARROW = Canvas(
     "narrow",
     width=360,

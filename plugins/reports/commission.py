@@ -64,8 +64,11 @@ from plugins.reports.framework import (
     Table,
     cents,
     from_cents,
+    month_start,
+    next_month,
     period_labels,
     period_of_day,
+    previous_month,
     report,
     report_contract_ids,
 )
@@ -341,10 +344,6 @@ def closings_in(scope: Scope) -> dict[tuple[int, str], CommissionClosing]:
     return {(c.contract_id, c.month.strftime("%Y-%m")): c for c in db.session.scalars(query)}
 
 
-def month_end(month: date) -> date:
-    return (month.replace(day=1) + timedelta(days=32)).replace(day=1) - timedelta(days=1)
-
-
 def close_month(contract: Contract, month: date, user) -> CommissionClosing:
     """Close ``contract``'s commission month (the month of ``month``): keep the bucket and
     rate of each of its payments and the statement's totals, so later changes of tiers or of
@@ -353,8 +352,8 @@ def close_month(contract: Contract, month: date, user) -> CommissionClosing:
     :raises UserError: the month is not over yet.
     :raises Conflict: it is closed already.
     """
-    month = month.replace(day=1)
-    last = month_end(month)
+    month = month_start(month)
+    last = next_month(month) - timedelta(days=1)
     if last >= local_date(utcnow()):
         raise UserError(_("A month can be closed once it is over."))
     if _closing(contract.id, month) is not None:
@@ -431,9 +430,9 @@ def closing_months(
             select(CommissionClosing).where(CommissionClosing.contract_id == contract.id)
         )
     }
-    month, out = local_date(utcnow()).replace(day=1), []
+    month, out = month_start(local_date(utcnow())), []
     for _n in range(count):
-        month = (month - timedelta(days=1)).replace(day=1)
+        month = previous_month(month)
         out.append((month, closed.get(month)))
     return out
 

@@ -315,20 +315,43 @@ def period_of_day(day_text, period: str):
     return func.strftime("%Y-%m", day_text)
 
 
+def month_start(day: date) -> date:
+    """The first day of ``day``'s month."""
+    return day.replace(day=1)
+
+
+def previous_month(month: date) -> date:
+    """The first day of the month before ``month``'s."""
+    return month_start(month_start(month) - timedelta(days=1))
+
+
+def next_month(month: date) -> date:
+    """The first day of the month after ``month``'s."""
+    return month_start(month_start(month) + timedelta(days=32))
+
+
+def period_label(day: date, period: str) -> str:
+    """The label of the period ``day`` falls in: the day itself, the Monday its week starts
+    on (``YYYY-MM-DD``), or its month (``YYYY-MM``)."""
+    if period == "day":
+        return day.isoformat()
+    if period == "week":
+        return (day - timedelta(days=day.weekday())).isoformat()
+    return day.strftime("%Y-%m")
+
+
 def period_labels(start: date, end: date, period: str) -> list[str]:
     """Every period label from ``start`` to ``end`` (included), in order: empty periods are
     shown as rows of zeros, not left out."""
     labels, day = [], start
     while day <= end:
+        labels.append(period_label(day, period))
         if period == "day":
-            label, day = day.isoformat(), day + timedelta(days=1)
+            day += timedelta(days=1)
         elif period == "week":
-            monday = day - timedelta(days=day.weekday())
-            label, day = monday.isoformat(), monday + timedelta(days=7)
+            day += timedelta(days=7 - day.weekday())
         else:
-            label = day.strftime("%Y-%m")
-            day = (day.replace(day=1) + timedelta(days=32)).replace(day=1)
-        labels.append(label)
+            day = next_month(day)
     return labels
 
 

@@ -13,7 +13,7 @@ one ``GROUP BY month, previous_bucket, bucket, status``.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta
+from datetime import date, datetime
 
 from sqlalchemy import and_, delete, func, insert, literal, or_, select, update
 
@@ -22,24 +22,11 @@ from core.cases.models import CLOSED, RETURNED, SETTLED, Case
 from core.clients.models import ContractModule
 from core.extensions import db
 from core.types import agency_zone, utcnow
-from plugins.reports.framework import MODULE_NAME, Scope
+from plugins.reports.framework import MODULE_NAME, Scope, month_start, next_month, previous_month
 from plugins.reports.models import BucketSnapshot
 
 #: Statuses that end a case's collection: the matrix shows them as columns of their own.
 ENDED = (SETTLED, CLOSED, RETURNED)
-
-
-def month_start(day: date) -> date:
-    """The first day of ``day``'s month: the key of its snapshot."""
-    return day.replace(day=1)
-
-
-def previous_month(month: date) -> date:
-    return month_start(month_start(month) - timedelta(days=1))
-
-
-def next_month(month: date) -> date:
-    return month_start(month_start(month) + timedelta(days=32))
 
 
 def default_snapshot_month(today: date | None = None) -> date:

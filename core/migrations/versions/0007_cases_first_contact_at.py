@@ -20,7 +20,7 @@ def upgrade():
             sa.Column("first_contact_at", sa.DateTime(timezone=True), nullable=True)
         )
     # One grouped UPDATE … FROM (SQLite 3.33+ and PostgreSQL), as `maple db rebuild-totals`.
-    from core.cases.models import rebuild_first_contacts
+    from core.cases.services import rebuild_first_contacts
 
     rebuild_first_contacts(connection=op.get_bind())
 

@@ -11,7 +11,6 @@ from __future__ import annotations
 from datetime import datetime
 
 from flask import abort, flash, redirect, render_template, request, url_for
-from flask_babel import format_decimal
 from flask_babel import gettext as _
 from flask_login import current_user
 
@@ -30,8 +29,9 @@ from plugins.reports.commission import (
     tier_contracts,
     tiers_of,
 )
-from plugins.reports.framework import MAX_ID
+from plugins.reports.framework import MAX_ID, MONEY
 from plugins.reports.views import reports
+from plugins.reports.views.pages import format_cell
 
 
 @reports.get("/commission-tiers")
@@ -89,7 +89,7 @@ def commission_closings():
         contracts=contracts,
         months={contract.id: closing_months(contract) for contract in contracts},
         closed_day=lambda closing: local_date(closing.closed_at).isoformat(),
-        money=lambda cents: format_decimal(from_cents(cents), format="#,##0.00"),
+        money=lambda cents: format_cell(from_cents(cents), MONEY),
     )
 
 
