@@ -87,11 +87,13 @@ def test_cli_unknown_batch_and_bad_file(app, batch, tmp_path):
 
 
 def test_concurrent_imports_into_one_batch_are_serialised(app, db, batch):
+    # The same bytes twice: a workbook saved again carries a new timestamp, a different file.
+    same = cases_xlsx(50)
     files = [
         xlsx_bytes([["姓名", "委案金额"]] + [[f"甲{n}", n + 1] for n in range(300)]),
         xlsx_bytes([["姓名", "委案金额"]] + [[f"乙{n}", n + 1] for n in range(300)]),
-        cases_xlsx(50),
-        cases_xlsx(50),  # the same file twice at once: one of them is refused
+        same,
+        same,  # the same file twice at once: one of them is refused
     ]
     run_ids = []
     for n, data in enumerate(files):
