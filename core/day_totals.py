@@ -168,18 +168,21 @@ def add_selected(
     moment_column,
     select_for: Callable,
     *,
+    among=(),
     connection=None,
 ) -> None:
     """Add to ``table`` the sums a set-wise ``select`` computes: ``select_for(day, begin,
     end)`` returns a select of the ``keys`` then the ``figures`` columns, grouped by the
     keys, over the rows whose ``moment_column`` lies in ``[begin, end)``, with ``day`` the
     SQL local day of that column. Called once per stretch of one UTC offset (a day cut by a
-    daylight-saving change adds up from both stretches). ``connection``: as for :func:`add`.
+    daylight-saving change adds up from both stretches), the stretches covering the moments
+    of the rows meeting ``among`` (conditions; the selects must apply them too), every row
+    by default. ``connection``: as for :func:`add`.
     """
     executor = db.session if connection is None else connection
     dialect = executor.get_bind().dialect.name if connection is None else connection.dialect.name
     first, last = executor.execute(
-        db.select(func.min(moment_column), func.max(moment_column))
+        db.select(func.min(moment_column), func.max(moment_column)).where(*among)
     ).one()
     if first is None:
         return

@@ -41,8 +41,11 @@ def register_nav_items():
 
 @hookimpl
 def rebuild_day_totals():
-    """The timeline's derived figures: its per-day totals and each case's first contact."""
+    """The case file's derived figures: the timeline's per-day totals, each case's first
+    contact and the holdings per day."""
+    from core.cases.holdings import rebuild_holdings
     from core.cases.services import rebuild_activity_day_totals, rebuild_first_contacts
 
     rebuild_activity_day_totals()
     rebuild_first_contacts()
+    rebuild_holdings()

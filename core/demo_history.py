@@ -18,6 +18,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import select, update
 
 from core.auth.models import User
+from core.cases import holdings
 from core.cases.models import CLAIM, NORMAL, Activity, Case, CaseAssignment
 from core.cases.services import CaseRefused, assign, record_activity, record_payment
 from core.extensions import db
@@ -82,13 +83,14 @@ def _date_allocation(cases: list[Case], at: datetime) -> None:
     the cases they worked before the month of history, so the reports attribute that month's
     repayments to them (a payment counts for whoever held the case on its day)."""
     ids = [case.id for case in cases]
-    for start in range(0, len(ids), 500):
-        db.session.execute(
-            update(CaseAssignment)
-            .where(CaseAssignment.case_id.in_(ids[start : start + 500]))
-            .where(CaseAssignment.ended_at.is_(None))
-            .values(assigned_at=at.astimezone(UTC))
-        )
+    with holdings.changing(ids):
+        for start in range(0, len(ids), 500):
+            db.session.execute(
+                update(CaseAssignment)
+                .where(CaseAssignment.case_id.in_(ids[start : start + 500]))
+                .where(CaseAssignment.ended_at.is_(None))
+                .values(assigned_at=at.astimezone(UTC))
+            )
 
 
 def _work(case: Case, collector, rng: random.Random, zone: ZoneInfo, today: date) -> None:

@@ -273,6 +273,31 @@ class CaseAssignment(db.Model):
     team = relationship("Team")
 
 
+class HoldingChange(db.Model):
+    """The holders' history summed per agency-local day: on ``day``, how many cases (and how
+    much entrusted money) the holder began (+) or stopped (−) holding, per contract, batch,
+    holder and assignment team. What a holder held at the end of a day is the sum of the
+    changes up to it, a few rows per holder and day instead of every assignment joined to its
+    case (the reports' recovery rate and rankings).
+
+    Kept by :mod:`core.cases.holdings` wherever assignments or entrusted amounts change,
+    which writes set-wise; ``maple db rebuild-totals`` rebuilds it from ``case_assignments``.
+    """
+
+    __tablename__ = "holding_day_changes"
+
+    day: Mapped[date] = mapped_column(primary_key=True)
+    contract_id: Mapped[int] = mapped_column(primary_key=True)
+    batch_id: Mapped[int] = mapped_column(primary_key=True)
+    #: The holder; ``core.day_totals.NO_USER`` for a case in the pool.
+    user_id: Mapped[int] = mapped_column(primary_key=True)
+    #: The assignment's own team, 0 when it has none (the holder's team then counts, as it
+    #: stands when the figures are read: the rule of ``CaseAssignment.team_id``).
+    team_id: Mapped[int] = mapped_column(primary_key=True)
+    cases: Mapped[int] = mapped_column(default=0)
+    entrusted_cents: Mapped[int] = mapped_column(BigInteger, default=0)
+
+
 class Activity(db.Model):
     """One entry of a case's timeline: a contact record (催记) or a module's typed entry."""
 

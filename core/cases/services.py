@@ -16,6 +16,7 @@ from sqlalchemy import func, select, update
 
 from core import day_totals
 from core.audit.services import record, record_many
+from core.cases import holdings
 from core.cases.models import (
     CLAIM,
     CLOSED,
@@ -233,25 +234,26 @@ def assign(cases, *, holder, team=None, user, reason: str = "") -> Outcome:
             moving.append((case, case.holder))
     # Set-wise, so allocating a batch of thousands costs a few statements per hundred cases
     # (each case still gets its history row, its audit entry and its hook call).
-    for start in range(0, len(moving), 500):
-        ids = [case.id for case, _previous in moving[start : start + 500]]
-        db.session.execute(
-            update(CaseAssignment)
-            .where(CaseAssignment.case_id.in_(ids), CaseAssignment.ended_at.is_(None))
-            .values(ended_at=now)
-        )
-    for case, _previous in moving:
-        db.session.add(
-            CaseAssignment(
-                case_id=case.id,
-                user_id=holder.id if holder else None,
-                team_id=team.id if team else None,
-                assigned_at=now,
-                assigned_by_id=user.id if user else None,
-                reason=reason[:200],
+    with holdings.changing(case.id for case, _previous in moving):
+        for start in range(0, len(moving), 500):
+            ids = [case.id for case, _previous in moving[start : start + 500]]
+            db.session.execute(
+                update(CaseAssignment)
+                .where(CaseAssignment.case_id.in_(ids), CaseAssignment.ended_at.is_(None))
+                .values(ended_at=now)
             )
-        )
-        case.holder, case.team = holder, team
+        for case, _previous in moving:
+            db.session.add(
+                CaseAssignment(
+                    case_id=case.id,
+                    user_id=holder.id if holder else None,
+                    team_id=team.id if team else None,
+                    assigned_at=now,
+                    assigned_by_id=user.id if user else None,
+                    reason=reason[:200],
+                )
+            )
+            case.holder, case.team = holder, team
     details = {"holder": holder.username if holder else None, "team": team.name if team else None}
     record_many("case.assigned", [case for case, _previous in moving], details=details, user=user)
     for case, previous in moving:

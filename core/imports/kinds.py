@@ -23,6 +23,7 @@ from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import bindparam, insert, select, tuple_, update
 
+from core.cases import holdings
 from core.cases.models import (
     NORMAL,
     Activity,
@@ -278,13 +279,21 @@ def apply_update_cases(ctx, rows: list[Row]) -> None:
     if ctx.dry_run:
         return
     table = Case.__table__
-    for columns, params in groups.items():
-        statement = (
-            update(table)
-            .where(table.c.id == bindparam("_id"))
-            .values({name: bindparam(name) for name in columns if name != "_id"})
-        )
-        db.session.execute(statement.execution_options(synchronize_session=False), params)
+    # A new entrusted amount changes what the case's holders held on every day since.
+    entrusted = (
+        values["_id"]
+        for columns, params in groups.items()
+        if "entrusted_amount" in columns
+        for values in params
+    )
+    with holdings.changing(entrusted):
+        for columns, params in groups.items():
+            statement = (
+                update(table)
+                .where(table.c.id == bindparam("_id"))
+                .values({name: bindparam(name) for name in columns if name != "_id"})
+            )
+            db.session.execute(statement.execution_options(synchronize_session=False), params)
 
 
 # -- entries added to cases --------------------------------------------------------------------

@@ -13,6 +13,7 @@ from sqlalchemy import func, select
 
 from core import hookimpl
 from core.auth.models import User
+from core.cases import holdings
 from core.cases.models import CONFIRMED, Case, CaseAssignment, Payment
 from core.cases.services import assign, record_payment
 from core.extensions import db as _db
@@ -99,8 +100,9 @@ def world(db, contract, make_user):
     assign(bob_cases, holder=bob, user=manager)
     assign(other_cases, holder=ann, user=manager)
     # Held since February: a March payment is the holder's (recovery attributes it so).
-    for held in db.session.scalars(select(CaseAssignment)):
-        held.assigned_at = datetime(2026, 2, 1, tzinfo=UTC)
+    with holdings.changing(case.id for case in ann_cases + bob_cases + other_cases):
+        for held in db.session.scalars(select(CaseAssignment)):
+            held.assigned_at = datetime(2026, 2, 1, tzinfo=UTC)
     db.session.commit()
     amounts = [
         (ann_cases[0], "100.10", date(2026, 3, 2)),

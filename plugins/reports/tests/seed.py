@@ -43,6 +43,7 @@ from sqlalchemy import select, update
 
 from core.auth import models as auth_models
 from core.auth.models import Team
+from core.cases import holdings
 from core.cases.models import CLAIM, CaseAssignment
 from core.cases.services import assign, confirm_payment, record_payment, reject_payment
 from core.clients.services import save_client
@@ -70,19 +71,20 @@ def assign_at(db, cases, *, holder, at: datetime, by, team=None) -> None:
         )
     )
     assign(cases, holder=holder, team=team, user=by)
-    if open_before:
+    with holdings.changing(ids):  # a writer of the history keeps the holdings per day
+        if open_before:
+            db.session.execute(
+                update(CaseAssignment)
+                .where(CaseAssignment.id.in_(open_before))
+                .values(ended_at=at)
+                .execution_options(synchronize_session=False)
+            )
         db.session.execute(
             update(CaseAssignment)
-            .where(CaseAssignment.id.in_(open_before))
-            .values(ended_at=at)
+            .where(CaseAssignment.case_id.in_(ids), CaseAssignment.ended_at.is_(None))
+            .values(assigned_at=at)
             .execution_options(synchronize_session=False)
         )
-    db.session.execute(
-        update(CaseAssignment)
-        .where(CaseAssignment.case_id.in_(ids), CaseAssignment.ended_at.is_(None))
-        .values(assigned_at=at)
-        .execution_options(synchronize_session=False)
-    )
     db.session.commit()
 
 

@@ -13,6 +13,7 @@ from sqlalchemy import select
 
 from core import hookimpl
 from core.auth.models import User
+from core.cases import holdings
 from core.cases.models import CONFIRMED, Case, CaseAssignment, Payment
 from core.extensions import db as _db
 from core.modules import ModuleInfo, enable_module
@@ -348,14 +349,15 @@ def test_a_teams_figures_count_its_members_and_its_pooled_cases(scored, db):
     its assignment (else the holder's own team), a case in the team's pool included."""
     s = scored
     pooled = s.cases["a1_never"]
-    db.session.add(
-        CaseAssignment(
-            case_id=pooled.id,
-            user_id=None,
-            team_id=s.east.id,
-            assigned_at=utc_midnight(date(2026, 3, 20)),
+    with holdings.changing([pooled.id]):
+        db.session.add(
+            CaseAssignment(
+                case_id=pooled.id,
+                user_id=None,
+                team_id=s.east.id,
+                assigned_at=utc_midnight(date(2026, 3, 20)),
+            )
         )
-    )
     db.session.commit()
     scope, found, _notes = run(s.manager)
     end = utc_midnight(scope.filter.end_exclusive)

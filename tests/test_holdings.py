@@ -1,0 +1,197 @@
+"""Holdings per day (``holding_day_changes``): what each holder held at the end of a day,
+summed from the changes, equals what the holders' history says directly, as cases are
+assigned, handed over, recalled to the pool, backdated and re-priced by an import; and the
+rebuild gives the same sums."""
+
+from __future__ import annotations
+
+import io
+from collections import defaultdict
+from datetime import UTC, date, datetime, timedelta
+from decimal import Decimal
+from zoneinfo import ZoneInfo
+
+import pytest
+from sqlalchemy import func, select, update
+from support.cases import make_batch, make_cases
+from support.workbooks import xlsx_bytes
+
+from core.auth.models import Team
+from core.cases import holdings, services
+from core.cases.models import Case, CaseAssignment, HoldingChange
+from core.day_totals import NO_USER
+from core.imports import services as imports
+
+SHANGHAI = ZoneInfo("Asia/Shanghai")
+DAYS = [date(2026, 3, d) for d in range(1, 8)]
+
+
+def summed(db, day: date) -> dict:
+    """``{(contract, batch, holder, team): (cases, cents)}`` at the end of ``day``, from the
+    changes, sums of zero left out."""
+    c = HoldingChange.__table__.c
+    keys = (c.contract_id, c.batch_id, c.user_id, c.team_id)
+    rows = db.session.execute(
+        select(*keys, func.sum(c.cases), func.sum(c.entrusted_cents))
+        .where(c.day <= day)
+        .group_by(*keys)
+    )
+    return {tuple(key): (int(n), int(cents)) for *key, n, cents in rows if n or cents}
+
+
+def from_history(db, day: date) -> dict:
+    """The same, counted here from every assignment: held at the end of ``day`` when it
+    began before the next local midnight and had not ended by then."""
+    midnight = datetime.combine(day + timedelta(days=1), datetime.min.time(), tzinfo=SHANGHAI)
+    found: dict[tuple, list[int]] = defaultdict(lambda: [0, 0])
+    rows = db.session.execute(select(CaseAssignment, Case).join(Case))
+    for assignment, case in rows:
+        if assignment.assigned_at >= midnight:
+            continue
+        if assignment.ended_at is not None and assignment.ended_at < midnight:
+            continue
+        key = (
+            case.contract_id,
+            case.batch_id or holdings.NO_BATCH,
+            assignment.user_id or NO_USER,
+            assignment.team_id or holdings.NO_TEAM,
+        )
+        found[key][0] += 1
+        found[key][1] += int(case.entrusted_amount * 100)
+    return {key: tuple(figures) for key, figures in found.items()}
+
+
+def agree(db) -> None:
+    db.session.commit()
+    for day in DAYS:
+        assert summed(db, day) == from_history(db, day), day
+
+
+def backdate(db, cases, at: datetime) -> None:
+    """Date the cases' open assignments back to ``at``, through the writers' own wrapper."""
+    with holdings.changing(case.id for case in cases):
+        db.session.execute(
+            update(CaseAssignment)
+            .where(CaseAssignment.case_id.in_([case.id for case in cases]))
+            .where(CaseAssignment.ended_at.is_(None))
+            .values(assigned_at=at)
+        )
+
+
+def end_open(db, cases, at: datetime) -> None:
+    with holdings.changing(case.id for case in cases):
+        db.session.execute(
+            update(CaseAssignment)
+            .where(CaseAssignment.case_id.in_([case.id for case in cases]))
+            .where(CaseAssignment.ended_at.is_(None), CaseAssignment.assigned_at < at)
+            .values(ended_at=at)
+        )
+
+
+@pytest.fixture
+def book(db, contract, make_user):
+    """Five cases in two batches of one contract and one in no batch; two collectors of a
+    team, and an admin who assigns."""
+    first = contract()
+    batch_a, batch_b = make_batch(db, first), make_batch(db, first)
+    team = Team(name="一组")
+    db.session.add(team)
+    db.session.commit()
+    alice = make_user("collector", username="alice", team=team)
+    bob = make_user("collector", username="bob")
+    admin = make_user("admin", username="boss")
+    cases = (
+        make_cases(db, first, batch_a, count=3)
+        + make_cases(db, first, batch_b, count=2)
+        + make_cases(db, first, count=1)
+    )
+    return {"cases": cases, "alice": alice, "bob": bob, "admin": admin, "team": team}
+
+
+def at(day: int, hour: int, minute: int = 0) -> datetime:
+    """A Shanghai wall-clock moment in March 2026, in UTC."""
+    return datetime(2026, 3, day, hour, minute, tzinfo=SHANGHAI).astimezone(UTC)
+
+
+def test_assignments_and_hand_overs_are_summed_per_local_day(db, book):
+    cases, alice, bob, admin = book["cases"], book["alice"], book["bob"], book["admin"]
+    services.assign(cases[:4], holder=alice, user=admin)
+    backdate(db, cases[:4], at(1, 23, 59))  # the last minute of the 1st
+    services.assign(cases[4:], holder=bob, user=admin, team=book["team"])
+    backdate(db, cases[4:], at(2, 0, 0))  # the first minute of the 2nd
+    end_open(db, cases[:2], at(4, 9))
+    services.assign(cases[:2], holder=bob, user=admin)  # bob holds them from now on
+    agree(db)
+    held_on_1st = summed(db, date(2026, 3, 1))
+    assert sum(n for n, _cents in held_on_1st.values()) == 4
+    assert {key[2] for key in held_on_1st} == {alice.id}
+    assert sum(n for n, _cents in summed(db, date(2026, 3, 3)).values()) == 6
+    # On the 4th alice's two cases ended at 09:00 and bob's new assignment began today: none.
+    assert sum(n for n, _cents in summed(db, date(2026, 3, 5)).values()) == 4
+
+
+def test_a_recall_to_the_pool_counts_for_nobody(db, book):
+    cases, alice, admin = book["cases"], book["alice"], book["admin"]
+    services.assign(cases, holder=alice, user=admin)
+    backdate(db, cases, at(2, 10))
+    end_open(db, cases[:3], at(3, 10))
+    services.assign(cases[:3], holder=None, user=admin, team=book["team"])
+    backdate(db, cases[:3], at(3, 10))
+    agree(db)
+    pooled = {key: figures for key, figures in summed(db, date(2026, 3, 3)).items()
+              if key[2] == NO_USER}  # fmt: skip
+    assert sum(n for n, _cents in pooled.values()) == 3
+    assert {key[3] for key in pooled} == {book["team"].id}
+
+
+def test_a_new_entrusted_amount_counts_on_every_day_held(db, book):
+    cases, alice, admin = book["cases"], book["alice"], book["admin"]
+    services.assign(cases, holder=alice, user=admin)
+    backdate(db, cases, at(2, 10))
+    case = cases[0]
+    with holdings.changing([case.id]):
+        db.session.execute(
+            update(Case)
+            .where(Case.id == case.id)
+            .values(entrusted_amount=case.entrusted_amount + 1)
+        )
+    db.session.expire_all()
+    agree(db)
+
+
+def test_an_update_import_re_prices_the_holdings(db, book, app_config, tmp_path):
+    app_config["UPLOAD_FOLDER"] = str(tmp_path / "uploads")
+    cases, alice, admin = book["cases"], book["alice"], book["admin"]
+    services.assign(cases, holder=alice, user=admin)
+    backdate(db, cases, at(2, 10))
+    db.session.commit()
+    rows = [["个案序列号", "委案金额"], [cases[0].serial, "4321.09"], [cases[1].serial, "1.00"]]
+    batch = db.session.get(Case, cases[0].id).batch
+    run = imports.start_import(batch, "update_cases", io.BytesIO(xlsx_bytes(rows)), "u.xlsx", admin)
+    db.session.commit()
+    report = imports.commit(run.id, user=admin)
+    assert report["updated"] == 2, report
+    db.session.expire_all()
+    assert db.session.get(Case, cases[0].id).entrusted_amount == Decimal("4321.09")
+    agree(db)
+    assert summed(db, date(2026, 3, 2))[(batch.contract_id, batch.id, alice.id, book["team"].id)][
+        1
+    ] == (432109 + 100 + int(cases[2].entrusted_amount * 100))
+
+
+def test_the_rebuild_gives_the_same_sums(app, db, book):
+    cases, alice, bob, admin = book["cases"], book["alice"], book["bob"], book["admin"]
+    services.assign(cases, holder=alice, user=admin)
+    backdate(db, cases, at(1, 12))
+    end_open(db, cases[:3], at(5, 8))
+    services.assign(cases[:3], holder=bob, user=admin)
+    backdate(db, cases[:3], at(5, 8))
+    db.session.commit()
+    kept = {day: summed(db, day) for day in DAYS}
+    db.session.execute(HoldingChange.__table__.delete())
+    db.session.commit()
+    result = app.test_cli_runner().invoke(args=["db", "rebuild-totals"])
+    assert result.exit_code == 0, result.output
+    db.session.expire_all()
+    assert {day: summed(db, day) for day in DAYS} == kept
+    agree(db)
