@@ -188,8 +188,16 @@ def add_selected(
         return
     for begin, end, offset in fixed_offsets(_aware(first), _aware(last)):
         query = select_for(day_of(moment_column, offset, dialect), begin, end)
-        statement = _insert(table, connection).from_select([*keys, *figures], query)
-        executor.execute(_adding(statement, table, keys, figures))
+        add_from_select(table, keys, figures, query, connection=connection)
+
+
+def add_from_select(table: Table, keys: list[str], figures: list[str], query, *, connection=None):
+    """Add to ``table`` the rows ``query`` selects (the ``keys`` then the ``figures``
+    columns, one row per key), as :func:`add` adds one. ``connection``: as for :func:`add`."""
+    statement = _insert(table, connection).from_select([*keys, *figures], query)
+    (db.session if connection is None else connection).execute(
+        _adding(statement, table, keys, figures)
+    )
 
 
 def rebuild(

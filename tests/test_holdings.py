@@ -1,7 +1,9 @@
 """Holdings per day (``holding_day_changes``): what each holder held at the end of a day,
 summed from the changes, equals what the holders' history says directly, as cases are
-assigned, handed over, recalled to the pool, backdated and re-priced by an import; and the
-rebuild gives the same sums."""
+assigned, handed over, recalled to the pool, backdated and re-priced by an import; the
+confirmed payments per day (``payment_day_totals``) are attributed as each payment's holder
+at the end of its day says, also after a later hand-over; and the rebuild gives the same
+sums."""
 
 from __future__ import annotations
 
@@ -18,7 +20,14 @@ from support.workbooks import xlsx_bytes
 
 from core.auth.models import Team
 from core.cases import holdings, services
-from core.cases.models import Case, CaseAssignment, HoldingChange
+from core.cases.models import (
+    CONFIRMED,
+    Case,
+    CaseAssignment,
+    HoldingChange,
+    Payment,
+    PaymentDayTotal,
+)
 from core.day_totals import NO_USER
 from core.imports import services as imports
 
@@ -61,10 +70,46 @@ def from_history(db, day: date) -> dict:
     return {key: tuple(figures) for key, figures in found.items()}
 
 
+def paid(db) -> dict:
+    """``{(day, contract, batch, holder, team): (payments, cents)}`` as stored, zeros left out."""
+    rows = db.session.scalars(select(PaymentDayTotal))
+    found = {(r.day, r.contract_id, r.batch_id, r.user_id, r.team_id): (r.payments, r.paid_cents)
+             for r in rows}  # fmt: skip
+    return {key: figures for key, figures in found.items() if any(figures)}
+
+
+def paid_from_history(db) -> dict:
+    """The same, counted here: each confirmed payment for the assignment covering the
+    midnight after its day."""
+    found: dict[tuple, list[int]] = defaultdict(lambda: [0, 0])
+    assignments = list(db.session.scalars(select(CaseAssignment)))
+    payments = db.session.execute(
+        select(Payment, Case).join(Case).where(Payment.status == CONFIRMED)
+    )
+    for payment, case in payments:
+        midnight = datetime.combine(
+            payment.paid_on + timedelta(days=1), datetime.min.time(), tzinfo=SHANGHAI
+        )
+        holder = [a for a in assignments if a.case_id == case.id and a.assigned_at < midnight
+                  and (a.ended_at is None or a.ended_at >= midnight)]  # fmt: skip
+        assert len(holder) <= 1
+        key = (
+            payment.paid_on,
+            case.contract_id,
+            case.batch_id or holdings.NO_BATCH,
+            (holder[0].user_id or NO_USER) if holder else NO_USER,
+            (holder[0].team_id or holdings.NO_TEAM) if holder else holdings.NO_TEAM,
+        )
+        found[key][0] += 1
+        found[key][1] += int(payment.amount * 100)
+    return {key: tuple(figures) for key, figures in found.items()}
+
+
 def agree(db) -> None:
     db.session.commit()
     for day in DAYS:
         assert summed(db, day) == from_history(db, day), day
+    assert paid(db) == paid_from_history(db)
 
 
 def backdate(db, cases, at: datetime) -> None:
@@ -187,11 +232,54 @@ def test_the_rebuild_gives_the_same_sums(app, db, book):
     services.assign(cases[:3], holder=bob, user=admin)
     backdate(db, cases[:3], at(5, 8))
     db.session.commit()
-    kept = {day: summed(db, day) for day in DAYS}
+    for n, case in enumerate(cases):
+        services.record_payment(case, amount=Decimal("3.30") * (n + 1),
+                                paid_on=date(2026, 3, 1 + n), user=None)  # fmt: skip
+    db.session.commit()
+    kept = {day: summed(db, day) for day in DAYS}, paid(db)
     db.session.execute(HoldingChange.__table__.delete())
+    db.session.execute(PaymentDayTotal.__table__.delete())
     db.session.commit()
     result = app.test_cli_runner().invoke(args=["db", "rebuild-totals"])
     assert result.exit_code == 0, result.output
     db.session.expire_all()
-    assert {day: summed(db, day) for day in DAYS} == kept
+    assert ({day: summed(db, day) for day in DAYS}, paid(db)) == kept
     agree(db)
+
+
+def test_payments_count_for_the_holder_at_the_end_of_their_day(db, book):
+    cases, alice, bob, admin = book["cases"], book["alice"], book["bob"], book["admin"]
+    services.assign(cases, holder=alice, user=admin)
+    backdate(db, cases, at(1, 9))
+    for n, case in enumerate(cases):
+        services.record_payment(case, amount=Decimal("10.01") * (n + 1),
+                                paid_on=date(2026, 3, 4), user=None)  # fmt: skip
+    # A claim counts once confirmed; a rejected one never.
+    claim = services.record_payment(cases[0], amount=Decimal("5.55"), paid_on=date(2026, 3, 3),
+                                    user=alice, kind="claim")  # fmt: skip
+    rejected = services.record_payment(cases[1], amount=Decimal("7.77"), paid_on=date(2026, 3, 3),
+                                       user=alice, kind="claim")  # fmt: skip
+    agree(db)
+    assert sum(n for n, _cents in paid(db).values()) == len(cases)
+    services.confirm_payment(claim, admin)
+    services.reject_payment(rejected, admin, "no such transfer")
+    agree(db)
+    assert paid(db)[(date(2026, 3, 3), cases[0].contract_id, cases[0].batch_id, alice.id,
+                     book["team"].id)] == (1, 555)  # fmt: skip
+    # Handed to bob at 09:00 on the 4th: the 4th's payments are his, the 3rd's stay alice's.
+    end_open(db, cases[:2], at(4, 9))
+    services.assign(cases[:2], holder=bob, user=admin)
+    backdate(db, cases[:2], at(4, 9))
+    agree(db)
+    on_4th = {key[3] for key in paid(db) if key[0] == date(2026, 3, 4)}
+    assert on_4th == {alice.id, bob.id}
+    assert {key[3] for key in paid(db) if key[0] == date(2026, 3, 3)} == {alice.id}
+
+
+def test_a_payment_on_a_case_nobody_held_counts_for_nobody(db, book):
+    (case,) = book["cases"][:1]
+    services.record_payment(case, amount=Decimal("1.00"), paid_on=date(2026, 3, 2), user=None)
+    agree(db)
+    assert list(paid(db)) == [
+        (date(2026, 3, 2), case.contract_id, case.batch_id, NO_USER, holdings.NO_TEAM)
+    ]

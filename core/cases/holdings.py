@@ -1,41 +1,86 @@
-"""Holdings per day (``holding_day_changes``): the holders' history as changes per
-agency-local day, so that what every holder held at the end of a day is a sum over a few rows
-per holder and day rather than every open assignment joined to its case.
+"""What each holder held and was paid, per day: the holders' history as changes per
+agency-local day (``holding_day_changes``) and the confirmed payments per day paid with whom
+they are attributed to (``payment_day_totals``). A report over a period then sums a few rows
+per holder and day instead of joining every assignment to its case, or every payment to the
+history.
 
-An assignment adds its case (one case, its entrusted amount) on the local day it began and
-takes it away on the local day it ended. A case counts at the end of day ``E`` for the
-assignment with ``assigned_at`` before ``E``'s next midnight and ``ended_at`` unset or not
-before it: exactly the rule ``case_assignments`` answers directly, as the sum of the
-changes of days up to ``E``.
+**Holdings.** An assignment adds its case (one case, its entrusted amount) on the local day it
+began and takes it away on the local day it ended. A case counts at the end of day ``E`` for
+the assignment with ``assigned_at`` before ``E``'s next midnight and ``ended_at`` unset or
+not before it: exactly the rule ``case_assignments`` answers directly, as the sum of the
+changes of days up to ``E``. The entrusted amount is the case's as it stands.
 
-The entrusted amount is the case's as it stands (as when the history is read directly): a
-change of what a case contributes is written as taking the case out with its old figures
-and putting it back with the new ones (:func:`changing`), in the writer's transaction, for
-every assignment of the case. The writers are set-wise statements (``assign``, an import
-updating entrusted amounts), so this is no ORM listener.
+**Payments.** A confirmed payment belongs to whoever held its case at the end of the day it
+was paid (:func:`end_of_paid_day`), else to nobody (the pool row's team, if any).
+
+**Keeping them.** A change of what a case contributes is written as taking the case out with
+its old figures and putting it back with the new ones (:func:`changing`), in the writer's
+transaction: every change of the holders' history or of an entrusted amount goes through it.
+The writers are set-wise statements (``assign``, an import updating entrusted amounts), so
+these are no ORM listeners. A newly confirmed payment is added by :func:`payment_confirmed`.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable
 from contextlib import contextmanager
+from datetime import date, datetime, time, timedelta
 
-from sqlalchemy import func, literal, select
+from sqlalchemy import DateTime, and_, cast, func, literal, literal_column, or_, select
 
 from core import day_totals
-from core.cases.models import Case, CaseAssignment, HoldingChange
+from core.cases.models import (
+    CONFIRMED,
+    Case,
+    CaseAssignment,
+    HoldingChange,
+    Payment,
+    PaymentDayTotal,
+)
 from core.extensions import db
+from core.types import agency_zone
 
 KEYS = ["day", "contract_id", "batch_id", "user_id", "team_id"]
 #: The keys stored for a case in no batch and an assignment to no team (with
-#: ``day_totals.NO_USER`` for the pool): a key column cannot be NULL.
+#: ``day_totals.NO_USER`` for the pool or nobody): a key column cannot be NULL.
 NO_BATCH = NO_TEAM = 0
-FIGURES = ["cases", "entrusted_cents"]
 #: Case ids per statement when cases are taken out and put back.
 CHUNK = 500
 
 
-def _add_changes(sign: int, case_ids: list[int] | None = None, *, connection=None) -> None:
+def end_of_paid_day(offset: timedelta | None = None, dialect: str = ""):
+    """SQL: the UTC instant at which the agency-local day after ``payments.paid_on`` begins.
+
+    SQLite knows no zones: it takes ``offset`` (the zone's offset from UTC at that midnight)
+    and compares the text the instants are stored as.
+    """
+    if (dialect or db.engine.dialect.name) == "postgresql":
+        next_day = cast(Payment.paid_on, DateTime) + literal_column("interval '1 day'")
+        return func.timezone(agency_zone().key, next_day)
+    minutes = -int(offset.total_seconds() // 60)
+    return func.datetime(Payment.paid_on, "+1 day", f"{minutes:+d} minutes")
+
+
+def offset_at_end_of(day: date) -> timedelta:
+    """The agency zone's offset from UTC when the day after ``day`` begins."""
+    midnight = datetime.combine(day + timedelta(days=1), time(0), tzinfo=agency_zone())
+    return midnight.utcoffset()
+
+
+def holder_then(instant):
+    """The join condition of ``case_assignments`` to ``payments``: the assignment covering
+    ``instant`` (at most one: holders follow one another)."""
+    return and_(
+        CaseAssignment.case_id == Payment.case_id,
+        CaseAssignment.assigned_at < instant,
+        or_(CaseAssignment.ended_at.is_(None), CaseAssignment.ended_at >= instant),
+    )
+
+
+# -- holdings ------------------------------------------------------------------------------------
+
+
+def _add_holdings(sign: int, case_ids: list[int] | None = None, *, connection=None) -> None:
     """Add (``sign`` 1) or take away (−1) the changes the assignments of ``case_ids`` (every
     case: None) make, with their cases' present figures."""
     among = () if case_ids is None else (CaseAssignment.case_id.in_(case_ids),)
@@ -43,10 +88,7 @@ def _add_changes(sign: int, case_ids: list[int] | None = None, *, connection=Non
         factor = sign * direction
 
         def per_day(day, begin, end, moment=moment, factor=factor):
-            user = func.coalesce(CaseAssignment.user_id, day_totals.NO_USER)
-            team = func.coalesce(CaseAssignment.team_id, NO_TEAM)
-            batch = func.coalesce(Case.batch_id, NO_BATCH)
-            keys = (day, Case.contract_id, batch, user, team)
+            keys = (day, *_case_keys(CaseAssignment))
             return (
                 select(
                     *keys,
@@ -59,27 +101,127 @@ def _add_changes(sign: int, case_ids: list[int] | None = None, *, connection=Non
             )
 
         day_totals.add_selected(
-            HoldingChange.__table__, KEYS, FIGURES, moment, per_day, among=among,
+            HoldingChange.__table__, KEYS, ["cases", "entrusted_cents"], moment, per_day,
+            among=among, connection=connection,
+        )  # fmt: skip
+
+
+def _case_keys(assignment):
+    """The keys after the day: the case's contract and batch, the assignment's holder and
+    team (a missing assignment or value stored as its "none" key)."""
+    return (
+        Case.contract_id,
+        func.coalesce(Case.batch_id, NO_BATCH),
+        func.coalesce(assignment.user_id, day_totals.NO_USER),
+        func.coalesce(assignment.team_id, NO_TEAM),
+    )
+
+
+# -- attributed payments -------------------------------------------------------------------------
+
+
+def _add_payments(sign: int, *among, connection=None) -> None:
+    """Add (``sign`` 1) or take away (−1) the confirmed payments meeting ``among``
+    (conditions on ``payments``; every one when none), attributed as the holders' history
+    now says."""
+    executor = db.session if connection is None else connection
+    dialect = executor.get_bind().dialect.name if connection is None else connection.dialect.name
+    among = (Payment.status == CONFIRMED, *among)
+    if dialect == "postgresql":
+        stretches = [((), None)]
+    else:  # one statement per stretch of days whose next midnight has one offset
+        first, last = executor.execute(
+            select(func.min(Payment.paid_on), func.max(Payment.paid_on)).where(*among)
+        ).one()
+        if first is None:
+            return
+        stretches = [
+            ((Payment.paid_on >= begin, Payment.paid_on <= end), offset)
+            for begin, end, offset in _days_of_one_offset(_day(first), _day(last))
+        ]
+    for within, offset in stretches:
+        instant = end_of_paid_day(offset, dialect)
+        keys = (Payment.paid_on, *_case_keys(CaseAssignment))
+        query = (
+            select(
+                *keys,
+                literal(sign) * func.count(Payment.id),
+                literal(sign) * func.sum(day_totals.cents(Payment.amount)),
+            )
+            .join(Case, Case.id == Payment.case_id)
+            .outerjoin(CaseAssignment, holder_then(instant))
+            .where(*among, *within)
+            .group_by(*keys)
+        )
+        day_totals.add_from_select(
+            PaymentDayTotal.__table__, KEYS, ["payments", "paid_cents"], query,
             connection=connection,
         )  # fmt: skip
+
+
+def _days_of_one_offset(first: date, last: date) -> list[tuple[date, date, timedelta]]:
+    """``(begin, end, offset)``: the days from ``first`` to ``last`` cut where the offset
+    at the end of the day changes (daylight saving; one stretch in China)."""
+    found, begin, offset = [], first, offset_at_end_of(first)
+    day = first
+    while day < last:
+        following = day + timedelta(days=1)
+        if offset_at_end_of(following) != offset:
+            found.append((begin, day, offset))
+            begin, offset = following, offset_at_end_of(following)
+        day = following
+    found.append((begin, last, offset))
+    return found
+
+
+def _day(value) -> date:
+    # A bare min() on SQLite comes back as text.
+    return date.fromisoformat(value) if isinstance(value, str) else value
+
+
+def payment_confirmed(payment: Payment) -> None:
+    """Count a payment just recorded as, or turned, confirmed."""
+    db.session.flush()
+    _add_payments(1, Payment.id == payment.id)
+
+
+# -- writers ---------------------------------------------------------------------------------
 
 
 @contextmanager
 def changing(case_ids: Iterable[int]):
     """Around a change of the cases' assignments or entrusted amounts: takes the cases'
-    holdings out before, puts them back after (flushing the session's pending rows first),
-    so the changes per day follow."""
+    holdings and attributed payments out before, puts them back after (flushing the
+    session's pending rows first), so both follow."""
     ids = sorted(set(case_ids))
     for start in range(0, len(ids), CHUNK):
-        _add_changes(-1, ids[start : start + CHUNK])
+        _add_case_figures(-1, ids[start : start + CHUNK])
     yield
     db.session.flush()
     for start in range(0, len(ids), CHUNK):
-        _add_changes(1, ids[start : start + CHUNK])
+        _add_case_figures(1, ids[start : start + CHUNK])
 
 
-def rebuild_holdings(connection=None) -> None:
-    """Fill ``holding_day_changes`` again from every assignment (after a bulk load, or a
-    change of the agency's time zone; ``connection``: a migration's)."""
+def _add_case_figures(sign: int, case_ids: list[int]) -> None:
+    _add_holdings(sign, case_ids)
+    _add_payments(sign, Payment.case_id.in_(case_ids))
+
+
+def rebuild_holding_changes(connection=None) -> None:
+    """Fill ``holding_day_changes`` again from every assignment (``connection``: a
+    migration's; the session's by default)."""
     (db.session if connection is None else connection).execute(HoldingChange.__table__.delete())
-    _add_changes(1, connection=connection)
+    _add_holdings(1, connection=connection)
+
+
+def rebuild_payment_totals(connection=None) -> None:
+    """Fill ``payment_day_totals`` again from every confirmed payment."""
+    (db.session if connection is None else connection).execute(PaymentDayTotal.__table__.delete())
+    _add_payments(1, connection=connection)
+
+
+def rebuild_holdings() -> None:
+    """Both tables, from the history and the payments (``maple db rebuild-totals``: after a
+    bulk load, or a change of the agency's time zone)."""
+    rebuild_holding_changes()
+    rebuild_payment_totals()

@@ -397,6 +397,29 @@ class Payment(db.Model):
     case = relationship("Case")
 
 
+class PaymentDayTotal(db.Model):
+    """Confirmed payments summed per day paid, contract, batch and whom they are attributed
+    to: whoever held the case at the end of the (agency-local) day paid, the rule the
+    recovery report applies to each payment (``core.cases.holdings.end_of_paid_day``). What
+    the rankings read instead of every payment of a period looked up in the holders' history.
+
+    Kept by :mod:`core.cases.holdings` as payments are confirmed and as the holders' history
+    changes; ``maple db rebuild-totals`` rebuilds it.
+    """
+
+    __tablename__ = "payment_day_totals"
+
+    day: Mapped[date] = mapped_column(primary_key=True)
+    contract_id: Mapped[int] = mapped_column(primary_key=True)
+    batch_id: Mapped[int] = mapped_column(primary_key=True)
+    #: The holder then; ``core.day_totals.NO_USER`` when nobody held the case.
+    user_id: Mapped[int] = mapped_column(primary_key=True)
+    #: That assignment's own team, 0 for none (see ``HoldingChange.team_id``).
+    team_id: Mapped[int] = mapped_column(primary_key=True)
+    payments: Mapped[int] = mapped_column(default=0)
+    paid_cents: Mapped[int] = mapped_column(BigInteger, default=0)
+
+
 class ActivityDayTotal(db.Model):
     """The timeline's entries summed per agency-local day, contract, user and kind: what a
     report over a period reads instead of every record of it (core.day_totals). Kept by the

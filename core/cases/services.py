@@ -428,6 +428,7 @@ def record_payment(
     )
     if payment.status == CONFIRMED:
         payment.confirmed_at = utcnow()
+        holdings.payment_confirmed(payment)
         _apply(case, payment, user)
     return payment
 
@@ -437,6 +438,7 @@ def confirm_payment(payment: Payment, user) -> None:
         raise Conflict(_("Only a pending claim can be confirmed."))
     payment.status, payment.confirmed_by_id, payment.confirmed_at = CONFIRMED, user.id, utcnow()
     record("payment.confirmed", obj=payment, user=user, details={"case": payment.case_id})
+    holdings.payment_confirmed(payment)
     _apply(payment.case, payment, user)
 
 

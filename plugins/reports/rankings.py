@@ -3,8 +3,9 @@
 Five measures, each from where it is known:
 
 - **recovery rate**: recovered in the period ÷ the entrusted amount of the cases held at the
-  end of the period, as the recovery report counts them (``recovery.attributed_payments``
-  and ``recovery.held_at_end_by``, the rule of ``entrusted_held_at_end``): a case handed
+  end of the period, as the recovery report counts them (``recovery.paid_per_holder``, the
+  per-day totals of ``attributed_payments``' rule, and ``recovery.held_at_end_by``, the rule
+  of ``entrusted_held_at_end``): a case handed
   over mid-period counts for its new holder, the payments before the hand-over stay the
   previous holder's;
 - **kept rate**, **contact rate** and **first-contact compliance** (首催时限): from the
@@ -19,8 +20,9 @@ the score is the weighted mean of the scaled measures a collector has (weights
 and the weights of the rest are rescaled. Ranked by score, ties by name. A team's figures are
 its members' summed numerators and denominators, plus its pooled cases' (held by the team).
 
-The holders' history and the attributed payments are each read once for both tables (one
-statement grouping by holder, team and contract, then summed per collector and per team).
+What was held and what was paid are each read once for both tables, from the per-day
+totals of core.cases.holdings (one statement grouping by holder, team and contract, then
+summed per collector and per team).
 """
 
 from __future__ import annotations
@@ -46,13 +48,12 @@ from plugins.reports.framework import (
     ReportResult,
     Scope,
     Table,
-    cents,
     from_cents,
     names_of,
     rate,
     report,
 )
-from plugins.reports.recovery import attributed_payments, held_at_end_by
+from plugins.reports.recovery import held_at_end_by, paid_per_holder
 
 RECOVERY, KEPT, CONTACT, COMPLIANCE, COMPLAINTS = (
     "recovery_rate",
@@ -175,11 +176,11 @@ def _fraction(numerator, denominator) -> Fraction | None:
 def recovered_by(scope: Scope, groups) -> dict:
     """``{group: {key: recovered}}`` per collector and/or team (``groups``), as the recovery
     report attributes payments: the attributed payments are read once for every group."""
-    paid = attributed_payments(scope).cte("paid").prefix_with("MATERIALIZED")
+    paid = paid_per_holder(scope)
     column = {"collector": paid.c.holder_id, "team": paid.c.team_id}
     statement = union_all(
         *(
-            select(literal(group), column[group], func.sum(cents(paid.c.amount)))
+            select(literal(group), column[group], func.sum(paid.c.cents))
             .where(column[group].is_not(None))
             .group_by(column[group])
             for group in groups

@@ -29,33 +29,35 @@ for a manager 2.1 s (PostgreSQL) and 3.3 s (SQLite), which the page runs as a jo
 from __future__ import annotations
 
 from dataclasses import replace
-from datetime import datetime, time
 from decimal import Decimal
 
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import (
-    DateTime,
     Integer,
     String,
-    and_,
     cast,
     func,
     literal,
-    literal_column,
     null,
-    or_,
     select,
     union_all,
 )
 
 from core.auth.models import User
+from core.cases import holdings
 from core.cases.holdings import NO_BATCH, NO_TEAM
-from core.cases.models import CONFIRMED, Case, CaseAssignment, HoldingChange, Payment
+from core.cases.models import (
+    CONFIRMED,
+    Case,
+    CaseAssignment,
+    HoldingChange,
+    Payment,
+    PaymentDayTotal,
+)
 from core.clients.models import Contract
 from core.day_totals import NO_USER
 from core.extensions import db
-from core.types import agency_zone
 from plugins.reports.framework import (
     GROUPS,
     INT,
@@ -84,18 +86,9 @@ ZERO = Decimal("0.00")
 
 
 def end_of_paid_day(scope: Scope):
-    """SQL: the UTC instant at which the agency-local day after ``payments.paid_on`` begins.
-
-    SQLite knows no zones: it takes the zone's offset on the period's first day, as
-    :func:`framework.local_day` does, and compares the text the dates are stored as.
-    """
-    zone = agency_zone()
-    if db.engine.dialect.name == "postgresql":
-        next_day = cast(Payment.paid_on, DateTime) + literal_column("interval '1 day'")
-        return func.timezone(zone.key, next_day)
-    offset = datetime.combine(scope.filter.start, time(12), tzinfo=zone).utcoffset()
-    minutes = -int(offset.total_seconds() // 60)
-    return func.datetime(Payment.paid_on, "+1 day", f"{minutes:+d} minutes")
+    """SQL: the UTC instant at which the agency-local day after ``payments.paid_on`` begins
+    (on SQLite, at the zone's offset at the end of the period's first day)."""
+    return holdings.end_of_paid_day(holdings.offset_at_end_of(scope.filter.start))
 
 
 def attributed_payments(scope: Scope, *extra_columns, attribute: bool = True):
@@ -124,14 +117,9 @@ def attributed_payments(scope: Scope, *extra_columns, attribute: bool = True):
         *extra_columns,
     ).join(Case, Case.id == Payment.case_id)
     if attribute:
-        query = query.outerjoin(
-            CaseAssignment,
-            and_(
-                CaseAssignment.case_id == Payment.case_id,
-                CaseAssignment.assigned_at < instant,
-                or_(CaseAssignment.ended_at.is_(None), CaseAssignment.ended_at >= instant),
-            ),
-        ).outerjoin(holder, holder.c.id == CaseAssignment.user_id)
+        query = query.outerjoin(CaseAssignment, holdings.holder_then(instant)).outerjoin(
+            holder, holder.c.id == CaseAssignment.user_id
+        )
     query = query.where(
         Payment.status == CONFIRMED,
         Payment.paid_on >= scope.filter.start,
@@ -275,9 +263,7 @@ def _held_at_end(scope: Scope, *, by_batch: bool = False):
     assignment joined to its case.
     """
     changes = HoldingChange.__table__.c
-    holder = User.__table__.alias("holder")
-    holder_id = func.nullif(changes.user_id, NO_USER)
-    team_id = func.coalesce(func.nullif(changes.team_id, NO_TEAM), holder.c.team_id)
+    holder, holder_id, team_id = _holder_and_team(changes)
     keys = [holder_id.label("holder_id"), team_id.label("team_id"), changes.contract_id]
     if by_batch:
         keys.append(func.nullif(changes.batch_id, NO_BATCH).label("batch_id"))
@@ -294,6 +280,38 @@ def _held_at_end(scope: Scope, *, by_batch: bool = False):
         held = held.where(changes.batch_id == scope.filter.batch)
     held = held.where(*scope.held_by(changes.user_id, team_id))
     return held.cte("held").prefix_with("MATERIALIZED")
+
+
+def _holder_and_team(row):
+    """The ``users`` alias to join and the holder and team of a per-day table's ``row``
+    (columns ``user_id`` and ``team_id`` with core.cases.holdings' "none" keys): the
+    assignment's team, else the holder's own, as the history is read directly."""
+    holder = User.__table__.alias("holder")
+    team_id = func.coalesce(func.nullif(row.team_id, NO_TEAM), holder.c.team_id)
+    return holder, func.nullif(row.user_id, NO_USER), team_id
+
+
+def paid_per_holder(scope: Scope):
+    """CTE: the scope's recovered money per holder and team (``holder_id``, ``team_id``,
+    ``cents``), attributed as :func:`attributed_payments` attributes each payment, read from
+    the per-day totals (``payment_day_totals``) instead of every payment."""
+    paid = PaymentDayTotal.__table__.c
+    holder, holder_id, team_id = _holder_and_team(paid)
+    keys = [holder_id.label("holder_id"), team_id.label("team_id")]
+    query = (
+        select(*keys, func.sum(paid.paid_cents).label("cents"))
+        .outerjoin(holder, holder.c.id == paid.user_id)
+        .where(
+            paid.day >= scope.filter.start,
+            paid.day <= scope.filter.end,
+            paid.contract_id.in_(scope.contract_ids),
+            *scope.held_by(paid.user_id, team_id),
+        )
+        .group_by(*keys)
+    )
+    if scope.filter.batch is not None:
+        query = query.where(paid.batch_id == scope.filter.batch)
+    return query.cte("paid").prefix_with("MATERIALIZED")
 
 
 def held_at_end_by(scope: Scope, groups, within=None) -> dict:

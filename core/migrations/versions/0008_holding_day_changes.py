@@ -31,9 +31,9 @@ def upgrade():
         ),
     )  # fmt: skip
     # Filled as `maple db rebuild-totals` fills it.
-    from core.cases.holdings import rebuild_holdings
+    from core.cases.holdings import rebuild_holding_changes
 
-    rebuild_holdings(connection=op.get_bind())
+    rebuild_holding_changes(connection=op.get_bind())
 
 
 def downgrade():
