@@ -273,7 +273,21 @@ class CaseAssignment(db.Model):
     team = relationship("Team")
 
 
-class HoldingChange(db.Model):
+class _PerHolderDay:
+    """The keys of a per-day table of what holders held or were paid (core.cases.holdings)."""
+
+    day: Mapped[date] = mapped_column(primary_key=True)
+    contract_id: Mapped[int] = mapped_column(primary_key=True)
+    #: The case's batch; ``core.cases.holdings.NO_BATCH`` for none.
+    batch_id: Mapped[int] = mapped_column(primary_key=True)
+    #: The holder; ``core.day_totals.NO_USER`` for the pool, or nobody.
+    user_id: Mapped[int] = mapped_column(primary_key=True)
+    #: The assignment's own team, ``NO_TEAM`` when it has none (the holder's team then counts,
+    #: as it stands when the figures are read: the rule of ``CaseAssignment.team_id``).
+    team_id: Mapped[int] = mapped_column(primary_key=True)
+
+
+class HoldingChange(_PerHolderDay, db.Model):
     """The holders' history summed per agency-local day: on ``day``, how many cases (and how
     much entrusted money) the holder began (+) or stopped (−) holding, per contract, batch,
     holder and assignment team. What a holder held at the end of a day is the sum of the
@@ -286,14 +300,6 @@ class HoldingChange(db.Model):
 
     __tablename__ = "holding_day_changes"
 
-    day: Mapped[date] = mapped_column(primary_key=True)
-    contract_id: Mapped[int] = mapped_column(primary_key=True)
-    batch_id: Mapped[int] = mapped_column(primary_key=True)
-    #: The holder; ``core.day_totals.NO_USER`` for a case in the pool.
-    user_id: Mapped[int] = mapped_column(primary_key=True)
-    #: The assignment's own team, 0 when it has none (the holder's team then counts, as it
-    #: stands when the figures are read: the rule of ``CaseAssignment.team_id``).
-    team_id: Mapped[int] = mapped_column(primary_key=True)
     cases: Mapped[int] = mapped_column(default=0)
     entrusted_cents: Mapped[int] = mapped_column(BigInteger, default=0)
 
@@ -397,7 +403,7 @@ class Payment(db.Model):
     case = relationship("Case")
 
 
-class PaymentDayTotal(db.Model):
+class PaymentDayTotal(_PerHolderDay, db.Model):
     """Confirmed payments summed per day paid, contract, batch and whom they are attributed
     to: whoever held the case at the end of the (agency-local) day paid, the rule the
     recovery report applies to each payment (``core.cases.holdings.end_of_paid_day``). What
@@ -409,13 +415,6 @@ class PaymentDayTotal(db.Model):
 
     __tablename__ = "payment_day_totals"
 
-    day: Mapped[date] = mapped_column(primary_key=True)
-    contract_id: Mapped[int] = mapped_column(primary_key=True)
-    batch_id: Mapped[int] = mapped_column(primary_key=True)
-    #: The holder then; ``core.day_totals.NO_USER`` when nobody held the case.
-    user_id: Mapped[int] = mapped_column(primary_key=True)
-    #: That assignment's own team, 0 for none (see ``HoldingChange.team_id``).
-    team_id: Mapped[int] = mapped_column(primary_key=True)
     payments: Mapped[int] = mapped_column(default=0)
     paid_cents: Mapped[int] = mapped_column(BigInteger, default=0)
 
