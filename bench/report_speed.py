@@ -96,6 +96,7 @@ COMPLAINT_COLUMNS = [
 PAYMENT_COLUMNS = [
     "id", "case_id", "kind", "amount", "paid_on", "status", "status_reason", "payer", "channel",
     "reference", "source", "recorded_by_id", "confirmed_by_id", "confirmed_at", "created_at",
+    "contract_id",
 ]  # fmt: skip
 
 
@@ -363,7 +364,7 @@ def payment_rows(book: Book, cases: int, seeded: dict, zone, seed: int = 41):
                 "confirmed", "", "", rng.choice(("银行代扣", "转账", "柜台", "支付宝")),
                 f"R{row_id:09d}", "manual" if claim else "import",
                 holder if claim else None, manager, moment.astimezone(UTC),
-                moment.astimezone(UTC),
+                moment.astimezone(UTC), book.contract[case_id],
             )  # fmt: skip
     for status, share in (("pending", PENDING_SHARE), ("rejected", REJECTED_SHARE)):
         for day, count in per_day(int(confirmed * share)):
@@ -378,7 +379,7 @@ def payment_rows(book: Book, cases: int, seeded: dict, zone, seed: int = 41):
                     row_id, case_id, "claim", Decimal(cents) / 100, day, status,
                     "银行未查到该笔还款" if status == "rejected" else "", "", "转账", "",
                     "manual", holder_on(book, case_id, moment), None, None,
-                    moment.astimezone(UTC),
+                    moment.astimezone(UTC), book.contract[case_id],
                 )  # fmt: skip
 
 

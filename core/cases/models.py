@@ -380,10 +380,17 @@ class Payment(db.Model):
     """Money on a case: a claim (CP) waiting for confirmation, or a confirmed repayment."""
 
     __tablename__ = "payments"
-    __table_args__ = (Index("ix_payments_case_id_status", "case_id", "status"),)
+    __table_args__ = (
+        Index("ix_payments_case_id_status", "case_id", "status"),
+        # A period's payments of some contracts (the recovery report, a client's figures).
+        Index("ix_payments_contract_id_paid_on", "contract_id", "paid_on"),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     case_id: Mapped[int] = mapped_column(ForeignKey("cases.id", ondelete="CASCADE"))
+    #: The case's contract, copied when the payment is written (a case never changes
+    #: contract): the reports read a period's payments per contract from this table alone.
+    contract_id: Mapped[int] = mapped_column(ForeignKey("contracts.id"))
     kind: Mapped[str] = mapped_column(String(16), default=REPAYMENT)
     amount: Mapped[Decimal] = mapped_column(Money)
     paid_on: Mapped[date] = mapped_column(index=True)
@@ -401,6 +408,9 @@ class Payment(db.Model):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
     case = relationship("Case")
+
+
+copy_the_cases_contract(Payment)
 
 
 class PaymentDayTotal(_PerHolderDay, db.Model):

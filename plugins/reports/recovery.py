@@ -91,7 +91,9 @@ def end_of_paid_day(scope: Scope):
     return holdings.end_of_paid_day(holdings.offset_at_end_of(scope.filter.start))
 
 
-def attributed_payments(scope: Scope, *extra_columns, attribute: bool = True):
+def attributed_payments(
+    scope: Scope, *extra_columns, attribute: bool = True, with_cases: bool = True
+):
     """``select`` of the scope's counted payments with whom they are attributed to.
 
     Columns: ``payment_id``, ``case_id``, ``contract_id``, ``batch_id``, ``amount``,
@@ -99,23 +101,28 @@ def attributed_payments(scope: Scope, *extra_columns, attribute: bool = True):
     Narrowed by the scope's users: a payment attributed to one of them, or (for a team
     leader or a team filter) to their team. With ``attribute=False`` and a scope of
     everyone's figures, the holders' history is not read (``holder_id`` and ``team_id`` are
-    then None): what a breakdown by client, contract or batch needs.
+    then None): what a breakdown by client, contract or batch needs. With
+    ``with_cases=False`` and no batch chosen, the cases are not joined (``batch_id`` is then
+    None; ``extra_columns`` may not name them): the payments carry their contract.
     """
     attribute = attribute or scope.user_ids is not None
+    with_cases = with_cases or scope.filter.batch is not None
     instant = end_of_paid_day(scope)
     holder = User.__table__.alias("holder")
     team_id = func.coalesce(CaseAssignment.team_id, holder.c.team_id)
     query = select(
         Payment.id.label("payment_id"),
         Payment.case_id.label("case_id"),
-        Case.contract_id.label("contract_id"),
-        Case.batch_id.label("batch_id"),
+        Payment.contract_id.label("contract_id"),
+        (Case.batch_id if with_cases else null()).label("batch_id"),
         Payment.amount.label("amount"),
         Payment.paid_on.label("paid_on"),
         (CaseAssignment.user_id if attribute else null()).label("holder_id"),
         (team_id if attribute else null()).label("team_id"),
         *extra_columns,
-    ).join(Case, Case.id == Payment.case_id)
+    ).select_from(Payment)
+    if with_cases:
+        query = query.join(Case, Case.id == Payment.case_id)
     if attribute:
         query = query.outerjoin(CaseAssignment, holdings.holder_then(instant)).outerjoin(
             holder, holder.c.id == CaseAssignment.user_id
@@ -124,7 +131,7 @@ def attributed_payments(scope: Scope, *extra_columns, attribute: bool = True):
         Payment.status == CONFIRMED,
         Payment.paid_on >= scope.filter.start,
         Payment.paid_on <= scope.filter.end,
-        Case.contract_id.in_(scope.contract_ids),
+        Payment.contract_id.in_(scope.contract_ids),
     )
     if scope.filter.batch is not None:
         query = query.where(Case.batch_id == scope.filter.batch)
@@ -145,10 +152,14 @@ def _figures(scope: Scope):
     group = scope.filter.group
     extra = [Contract.client_id.label("client_id")] if group == "client" else []
     query = attributed_payments(
-        scope, cents(Payment.amount).label("cents"), *extra, attribute=group in HOLDER_GROUPS
+        scope,
+        cents(Payment.amount).label("cents"),
+        *extra,
+        attribute=group in HOLDER_GROUPS,
+        with_cases=group == "batch",
     )
     if group == "client":
-        query = query.join(Contract, Contract.id == Case.contract_id)
+        query = query.join(Contract, Contract.id == Payment.contract_id)
     paid = query.cte("paid").prefix_with("MATERIALIZED")
     key = {
         "client": paid.c.client_id if group == "client" else None,
