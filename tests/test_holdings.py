@@ -283,3 +283,20 @@ def test_a_payment_on_a_case_nobody_held_counts_for_nobody(db, book):
     assert list(paid(db)) == [
         (date(2026, 3, 2), case.contract_id, case.batch_id, NO_USER, holdings.NO_TEAM)
     ]
+
+
+def test_a_change_that_fails_half_way_leaves_the_sums_true(db, book):
+    """A writer that raises after part of its change, and a caller that commits anyway: the
+    cases are put back as they then stand."""
+    cases, alice, admin = book["cases"], book["alice"], book["admin"]
+    services.assign(cases, holder=alice, user=admin)
+    backdate(db, cases, at(2, 10))
+    with pytest.raises(RuntimeError), holdings.changing(case.id for case in cases):
+        db.session.execute(
+            update(CaseAssignment)
+            .where(CaseAssignment.case_id == cases[0].id, CaseAssignment.ended_at.is_(None))
+            .values(ended_at=at(3, 10))
+        )
+        raise RuntimeError("the rest of the change failed")
+    agree(db)
+    assert sum(n for n, _cents in summed(db, date(2026, 3, 3)).values()) == len(cases) - 1

@@ -23,7 +23,7 @@ these are no ORM listeners. A newly confirmed payment is added by :func:`payment
 from __future__ import annotations
 
 from collections.abc import Iterable
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from datetime import date, datetime, time, timedelta
 
 from sqlalchemy import DateTime, and_, cast, func, literal, literal_column, or_, select
@@ -196,10 +196,22 @@ def changing(case_ids: Iterable[int]):
     ids = sorted(set(case_ids))
     for start in range(0, len(ids), CHUNK):
         _add_case_figures(-1, ids[start : start + CHUNK])
-    yield
-    db.session.flush()
-    for start in range(0, len(ids), CHUNK):
-        _add_case_figures(1, ids[start : start + CHUNK])
+
+    def put_back() -> None:
+        db.session.flush()
+        for start in range(0, len(ids), CHUNK):
+            _add_case_figures(1, ids[start : start + CHUNK])
+
+    try:
+        yield
+    except Exception:
+        # Whatever part of the change was made is put back as it now stands, in case the
+        # caller commits anyway; after a failed statement the transaction is lost and rolls
+        # back with the rest, so a second failure here is not the one to report.
+        with suppress(Exception):
+            put_back()
+        raise
+    put_back()
 
 
 def _add_case_figures(sign: int, case_ids: list[int]) -> None:
