@@ -36,10 +36,10 @@ DAYS = [date(2026, 3, d) for d in range(1, 8)]
 
 
 def summed(db, day: date) -> dict:
-    """``{(contract, batch, holder, team): (cases, cents)}`` at the end of ``day``, from the
+    """``{(contract, holder, team): (cases, cents)}`` at the end of ``day``, from the
     changes, sums of zero left out."""
     c = HoldingChange.__table__.c
-    keys = (c.contract_id, c.batch_id, c.user_id, c.team_id)
+    keys = (c.contract_id, c.user_id, c.team_id)
     rows = db.session.execute(
         select(*keys, func.sum(c.cases), func.sum(c.entrusted_cents))
         .where(c.day <= day)
@@ -61,7 +61,6 @@ def from_history(db, day: date) -> dict:
             continue
         key = (
             case.contract_id,
-            case.batch_id or holdings.NO_BATCH,
             assignment.user_id or NO_USER,
             assignment.team_id or holdings.NO_TEAM,
         )
@@ -71,9 +70,9 @@ def from_history(db, day: date) -> dict:
 
 
 def paid(db) -> dict:
-    """``{(day, contract, batch, holder, team): (payments, cents)}`` as stored, zeros left out."""
+    """``{(day, contract, holder, team): (payments, cents)}`` as stored, zeros left out."""
     rows = db.session.scalars(select(PaymentDayTotal))
-    found = {(r.day, r.contract_id, r.batch_id, r.user_id, r.team_id): (r.payments, r.paid_cents)
+    found = {(r.day, r.contract_id, r.user_id, r.team_id): (r.payments, r.paid_cents)
              for r in rows}  # fmt: skip
     return {key: figures for key, figures in found.items() if any(figures)}
 
@@ -96,7 +95,6 @@ def paid_from_history(db) -> dict:
         key = (
             payment.paid_on,
             case.contract_id,
-            case.batch_id or holdings.NO_BATCH,
             (holder[0].user_id or NO_USER) if holder else NO_USER,
             (holder[0].team_id or holdings.NO_TEAM) if holder else holdings.NO_TEAM,
         )
@@ -169,7 +167,7 @@ def test_assignments_and_hand_overs_are_summed_per_local_day(db, book):
     agree(db)
     held_on_1st = summed(db, date(2026, 3, 1))
     assert sum(n for n, _cents in held_on_1st.values()) == 4
-    assert {key[2] for key in held_on_1st} == {alice.id}
+    assert {key[1] for key in held_on_1st} == {alice.id}
     assert sum(n for n, _cents in summed(db, date(2026, 3, 3)).values()) == 6
     # On the 4th alice's two cases ended at 09:00 and bob's new assignment began today: none.
     assert sum(n for n, _cents in summed(db, date(2026, 3, 5)).values()) == 4
@@ -184,9 +182,9 @@ def test_a_recall_to_the_pool_counts_for_nobody(db, book):
     backdate(db, cases[:3], at(3, 10))
     agree(db)
     pooled = {key: figures for key, figures in summed(db, date(2026, 3, 3)).items()
-              if key[2] == NO_USER}  # fmt: skip
+              if key[1] == NO_USER}  # fmt: skip
     assert sum(n for n, _cents in pooled.values()) == 3
-    assert {key[3] for key in pooled} == {book["team"].id}
+    assert {key[2] for key in pooled} == {book["team"].id}
 
 
 def test_a_new_entrusted_amount_counts_on_every_day_held(db, book):
@@ -219,9 +217,9 @@ def test_an_update_import_re_prices_the_holdings(db, book, app_config, tmp_path)
     db.session.expire_all()
     assert db.session.get(Case, cases[0].id).entrusted_amount == Decimal("4321.09")
     agree(db)
-    assert summed(db, date(2026, 3, 2))[(batch.contract_id, batch.id, alice.id, book["team"].id)][
-        1
-    ] == (432109 + 100 + int(cases[2].entrusted_amount * 100))
+    assert summed(db, date(2026, 3, 2))[(batch.contract_id, alice.id, book["team"].id)][1] == (
+        432109 + 100 + sum(int(case.entrusted_amount * 100) for case in cases[2:])
+    )
 
 
 def test_the_rebuild_gives_the_same_sums(app, db, book):
@@ -264,25 +262,23 @@ def test_payments_count_for_the_holder_at_the_end_of_their_day(db, book):
     services.confirm_payment(claim, admin)
     services.reject_payment(rejected, admin, "no such transfer")
     agree(db)
-    assert paid(db)[(date(2026, 3, 3), cases[0].contract_id, cases[0].batch_id, alice.id,
+    assert paid(db)[(date(2026, 3, 3), cases[0].contract_id, alice.id,
                      book["team"].id)] == (1, 555)  # fmt: skip
     # Handed to bob at 09:00 on the 4th: the 4th's payments are his, the 3rd's stay alice's.
     end_open(db, cases[:2], at(4, 9))
     services.assign(cases[:2], holder=bob, user=admin)
     backdate(db, cases[:2], at(4, 9))
     agree(db)
-    on_4th = {key[3] for key in paid(db) if key[0] == date(2026, 3, 4)}
+    on_4th = {key[2] for key in paid(db) if key[0] == date(2026, 3, 4)}
     assert on_4th == {alice.id, bob.id}
-    assert {key[3] for key in paid(db) if key[0] == date(2026, 3, 3)} == {alice.id}
+    assert {key[2] for key in paid(db) if key[0] == date(2026, 3, 3)} == {alice.id}
 
 
 def test_a_payment_on_a_case_nobody_held_counts_for_nobody(db, book):
     (case,) = book["cases"][:1]
     services.record_payment(case, amount=Decimal("1.00"), paid_on=date(2026, 3, 2), user=None)
     agree(db)
-    assert list(paid(db)) == [
-        (date(2026, 3, 2), case.contract_id, case.batch_id, NO_USER, holdings.NO_TEAM)
-    ]
+    assert list(paid(db)) == [(date(2026, 3, 2), case.contract_id, NO_USER, holdings.NO_TEAM)]
 
 
 def test_a_change_that_fails_half_way_leaves_the_sums_true(db, book):

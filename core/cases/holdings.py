@@ -40,10 +40,10 @@ from core.cases.models import (
 from core.extensions import db
 from core.types import agency_zone
 
-KEYS = ["day", "contract_id", "batch_id", "user_id", "team_id"]
-#: The keys stored for a case in no batch and an assignment to no team (with
-#: ``day_totals.NO_USER`` for the pool or nobody): a key column cannot be NULL.
-NO_BATCH = NO_TEAM = 0
+KEYS = ["day", "contract_id", "user_id", "team_id"]
+#: The key stored for an assignment to no team (with ``day_totals.NO_USER`` for the pool or
+#: nobody): a key column cannot be NULL.
+NO_TEAM = 0
 #: Case ids per statement when cases are taken out and put back.
 CHUNK = 500
 
@@ -88,7 +88,12 @@ def _add_holdings(sign: int, case_ids: list[int] | None = None, *, connection=No
         factor = sign * direction
 
         def per_day(day, begin, end, moment=moment, factor=factor):
-            keys = (day, *_case_keys(CaseAssignment))
+            keys = (
+                day,
+                Case.contract_id,
+                func.coalesce(CaseAssignment.user_id, day_totals.NO_USER),
+                func.coalesce(CaseAssignment.team_id, NO_TEAM),
+            )
             return (
                 select(
                     *keys,
@@ -104,17 +109,6 @@ def _add_holdings(sign: int, case_ids: list[int] | None = None, *, connection=No
             HoldingChange.__table__, KEYS, ["cases", "entrusted_cents"], moment, per_day,
             among=among, connection=connection,
         )  # fmt: skip
-
-
-def _case_keys(assignment):
-    """The keys after the day: the case's contract and batch, the assignment's holder and
-    team (a missing assignment or value stored as its "none" key)."""
-    return (
-        Case.contract_id,
-        func.coalesce(Case.batch_id, NO_BATCH),
-        func.coalesce(assignment.user_id, day_totals.NO_USER),
-        func.coalesce(assignment.team_id, NO_TEAM),
-    )
 
 
 # -- attributed payments -------------------------------------------------------------------------
@@ -141,14 +135,19 @@ def _add_payments(sign: int, *among, connection=None) -> None:
         ]
     for within, offset in stretches:
         instant = end_of_paid_day(offset, dialect)
-        keys = (Payment.paid_on, *_case_keys(CaseAssignment))
+        keys = (
+            Payment.paid_on,
+            Payment.contract_id,
+            func.coalesce(CaseAssignment.user_id, day_totals.NO_USER),
+            func.coalesce(CaseAssignment.team_id, NO_TEAM),
+        )
         query = (
             select(
                 *keys,
                 literal(sign) * func.count(Payment.id),
                 literal(sign) * func.sum(day_totals.cents(Payment.amount)),
             )
-            .join(Case, Case.id == Payment.case_id)
+            .select_from(Payment)
             .outerjoin(CaseAssignment, holder_then(instant))
             .where(*among, *within)
             .group_by(*keys)

@@ -274,12 +274,12 @@ class CaseAssignment(db.Model):
 
 
 class _PerHolderDay:
-    """The keys of a per-day table of what holders held or were paid (core.cases.holdings)."""
+    """The keys of a per-day table of what holders held or were paid (core.cases.holdings).
+    No batch: a day's payments spread over every batch, which would make nearly each payment
+    a row of its own; a report of one batch reads the rows themselves."""
 
     day: Mapped[date] = mapped_column(primary_key=True)
     contract_id: Mapped[int] = mapped_column(primary_key=True)
-    #: The case's batch; ``core.cases.holdings.NO_BATCH`` for none.
-    batch_id: Mapped[int] = mapped_column(primary_key=True)
     #: The holder; ``core.day_totals.NO_USER`` for the pool, or nobody.
     user_id: Mapped[int] = mapped_column(primary_key=True)
     #: The assignment's own team, ``NO_TEAM`` when it has none (the holder's team then counts,
@@ -289,8 +289,8 @@ class _PerHolderDay:
 
 class HoldingChange(_PerHolderDay, db.Model):
     """The holders' history summed per agency-local day: on ``day``, how many cases (and how
-    much entrusted money) the holder began (+) or stopped (−) holding, per contract, batch,
-    holder and assignment team. What a holder held at the end of a day is the sum of the
+    much entrusted money) the holder began (+) or stopped (−) holding, per contract, holder
+    and assignment team. What a holder held at the end of a day is the sum of the
     changes up to it, a few rows per holder and day instead of every assignment joined to its
     case (the reports' recovery rate and rankings).
 
@@ -414,8 +414,7 @@ copy_the_cases_contract(Payment)
 
 
 class PaymentDayTotal(_PerHolderDay, db.Model):
-    """Confirmed payments summed per day paid, contract, batch and whom they are attributed
-    to: whoever held the case at the end of the (agency-local) day paid, the rule the
+    """Confirmed payments summed per day paid, contract and whom they are attributed to: whoever held the case at the end of the (agency-local) day paid, the rule the
     recovery report applies to each payment (``core.cases.holdings.end_of_paid_day``). What
     the rankings read instead of every payment of a period looked up in the holders' history.
 

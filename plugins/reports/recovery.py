@@ -40,13 +40,14 @@ from sqlalchemy import (
     func,
     literal,
     null,
+    or_,
     select,
     union_all,
 )
 
 from core.auth.models import User
 from core.cases import holdings
-from core.cases.holdings import NO_BATCH, NO_TEAM
+from core.cases.holdings import NO_TEAM
 from core.cases.models import (
     CONFIRMED,
     Case,
@@ -77,6 +78,7 @@ from plugins.reports.framework import (
     period_of_day,
     rate,
     report,
+    utc_bounds,
 )
 
 ZERO = Decimal("0.00")
@@ -270,26 +272,59 @@ def _held_at_end(scope: Scope, *, by_batch: bool = False):
     Read from the holdings per day (``holding_day_changes``, core.cases.holdings): the
     changes of every day up to the period's last, summed. That is the assignment covering
     the instant the next day begins, with the case's entrusted amount as it stands, as the
-    history itself would answer, in a few rows per holder and day instead of every open
+    history itself would answer (:func:`_held_at_end_in_history`, which a batch needs: the
+    holdings are not kept per batch), in a few rows per holder and day instead of every open
     assignment joined to its case.
     """
+    if by_batch or scope.filter.batch is not None:
+        return _held_at_end_in_history(scope, by_batch=by_batch)
     changes = HoldingChange.__table__.c
     holder, holder_id, team_id = _holder_and_team(changes)
     keys = [holder_id.label("holder_id"), team_id.label("team_id"), changes.contract_id]
-    if by_batch:
-        keys.append(func.nullif(changes.batch_id, NO_BATCH).label("batch_id"))
     held = (
         select(*keys, func.sum(changes.cases).label("cases"),
                func.sum(changes.entrusted_cents).label("cents"))
         .outerjoin(holder, holder.c.id == changes.user_id)
-        .where(changes.day <= scope.filter.end, changes.contract_id.in_(scope.contract_ids))
+        .where(
+            changes.day <= scope.filter.end,
+            changes.contract_id.in_(scope.contract_ids),
+            *scope.held_by(changes.user_id, team_id),
+        )
         .group_by(*keys)
         # A holder who held cases once and holds none now leaves sums of zero behind.
         .having(func.sum(changes.cases) != 0)
     )  # fmt: skip
+    return held.cte("held").prefix_with("MATERIALIZED")
+
+
+def _held_at_end_in_history(scope: Scope, *, by_batch: bool = False):
+    """:func:`_held_at_end` read from the holders' history itself: every assignment open at
+    the end of the period joined to its case (for its batch)."""
+    _start, end = utc_bounds(scope.filter.start, scope.filter.end_exclusive)
+    holder = User.__table__.alias("holder")
+    team_id = func.coalesce(CaseAssignment.team_id, holder.c.team_id)
+    keys = [
+        CaseAssignment.user_id.label("holder_id"),
+        team_id.label("team_id"),
+        Case.contract_id.label("contract_id"),
+    ]
+    if by_batch:
+        keys.append(Case.batch_id.label("batch_id"))
+    held = (
+        select(*keys, func.count(CaseAssignment.case_id).label("cases"),
+               func.sum(cents(Case.entrusted_amount)).label("cents"))
+        .join(Case, Case.id == CaseAssignment.case_id)
+        .outerjoin(holder, holder.c.id == CaseAssignment.user_id)
+        .where(
+            CaseAssignment.assigned_at < end,
+            or_(CaseAssignment.ended_at.is_(None), CaseAssignment.ended_at >= end),
+            Case.contract_id.in_(scope.contract_ids),
+            *scope.held_by(CaseAssignment.user_id, team_id),
+        )
+        .group_by(*keys)
+    )  # fmt: skip
     if scope.filter.batch is not None:
-        held = held.where(changes.batch_id == scope.filter.batch)
-    held = held.where(*scope.held_by(changes.user_id, team_id))
+        held = held.where(Case.batch_id == scope.filter.batch)
     return held.cte("held").prefix_with("MATERIALIZED")
 
 
@@ -305,7 +340,13 @@ def _holder_and_team(row):
 def paid_per_holder(scope: Scope):
     """CTE: the scope's recovered money per holder and team (``holder_id``, ``team_id``,
     ``cents``), attributed as :func:`attributed_payments` attributes each payment, read from
-    the per-day totals (``payment_day_totals``) instead of every payment."""
+    the per-day totals (``payment_day_totals``) instead of every payment; with a batch
+    chosen, from the batch's payments (the totals are not kept per batch)."""
+    if scope.filter.batch is not None:
+        paid = attributed_payments(scope).subquery("attributed")
+        keys = [paid.c.holder_id, paid.c.team_id]
+        query = select(*keys, func.sum(cents(paid.c.amount)).label("cents")).group_by(*keys)
+        return query.cte("paid").prefix_with("MATERIALIZED")
     paid = PaymentDayTotal.__table__.c
     holder, holder_id, team_id = _holder_and_team(paid)
     keys = [holder_id.label("holder_id"), team_id.label("team_id")]
@@ -320,8 +361,6 @@ def paid_per_holder(scope: Scope):
         )
         .group_by(*keys)
     )
-    if scope.filter.batch is not None:
-        query = query.where(paid.batch_id == scope.filter.batch)
     return query.cte("paid").prefix_with("MATERIALIZED")
 
 

@@ -1,5 +1,5 @@
-"""holding_day_changes: the holders' history as changes per agency-local day, contract, batch,
-holder and team
+"""holding_day_changes: the holders' history as changes per agency-local day, contract, holder
+and team
 
 Revision ID: 0008
 Revises: 0007
@@ -20,13 +20,12 @@ def upgrade():
         "holding_day_changes",
         sa.Column("day", sa.Date(), nullable=False),
         sa.Column("contract_id", sa.Integer(), nullable=False),
-        sa.Column("batch_id", sa.Integer(), nullable=False),
         sa.Column("user_id", sa.Integer(), nullable=False),
         sa.Column("team_id", sa.Integer(), nullable=False),
         sa.Column("cases", sa.Integer(), nullable=False),
         sa.Column("entrusted_cents", sa.BigInteger(), nullable=False),
         sa.PrimaryKeyConstraint(
-            "day", "contract_id", "batch_id", "user_id", "team_id",
+            "day", "contract_id", "user_id", "team_id",
             name=op.f("pk_holding_day_changes"),
         ),
     )  # fmt: skip

@@ -8,9 +8,10 @@ from datetime import date, datetime, time, timedelta
 from decimal import Decimal
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from core.cases.models import CONFIRMED, Case, CaseAssignment, Payment
+from core.day_totals import cents
 from plugins.reports.framework import ReportFilter, Scope
 from plugins.reports.recovery import recovery
 from plugins.reports.tests.seed import SHANGHAI, Seed, make_seed
@@ -296,3 +297,31 @@ def test_a_user_with_no_contract_gets_empty_tables(db, seed, make_user):
     by_period, by_group = build(nobody, period="week")
     assert by_period.totals["recovered"] == Decimal("0.00")
     assert len(by_period.rows) == 6 and by_group.rows == []
+
+
+@pytest.mark.parametrize("start", ["2026-02-15", "2026-03-01", "2026-03-20"])
+def test_the_per_day_totals_give_what_the_history_and_payments_give(db, seed, start):
+    """What each holder held at the end of a period and was paid in it, read from the
+    per-day totals, equals the same read from the holders' history and every payment (which
+    a report of one batch reads): for everyone's figures, a team's and a collector's."""
+    from plugins.reports.recovery import (
+        _held_at_end,
+        _held_at_end_in_history,
+        attributed_payments,
+        paid_per_holder,
+    )
+
+    def ordered(found):
+        return sorted((tuple(row) for row in found if row[-1]), key=repr)
+
+    def rows(cte):
+        return ordered(db.session.execute(select(cte)))
+
+    for user in (seed.manager, seed.leader_east, seed.li, seed.viewer_a):
+        report_filter = ReportFilter.from_args({"start": start, "end": "2026-03-31"})
+        scope = Scope.of(user, report_filter)
+        assert rows(_held_at_end(scope)) == rows(_held_at_end_in_history(scope)), user
+        paid = attributed_payments(scope).subquery()
+        keys = (paid.c.holder_id, paid.c.team_id)
+        from_payments = select(*keys, func.sum(cents(paid.c.amount))).group_by(*keys)
+        assert rows(paid_per_holder(scope)) == ordered(db.session.execute(from_payments)), user

@@ -1,15 +1,15 @@
 """payments: the case's contract, for a period's payments per contract without the cases
 
-Revision ID: 0010
-Revises: 0009
+Revision ID: 0009
+Revises: 0008
 Create Date: 2026-11-29 11:45:00
 """
 
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0010"
-down_revision = "0009"
+revision = "0009"
+down_revision = "0008"
 branch_labels = None
 depends_on = None
 
