@@ -264,7 +264,9 @@ def report_sections(contract, start, end, user):
 
     The reports module calls it through ``hooks_for(contract)`` for each contract a report
     covers, so a module the contract has not enabled adds nothing. Aggregate in SQL; a
-    section's rows must hold only what ``user`` may see (a collector their own figures).
+    section's rows must hold only what ``user`` may see (a collector their own figures), and
+    of a report filtered on a team or a collector only their figures
+    (``core.report_sections.narrow``).
 
     A section with one row per user names the row key holding the user id (``user_key``)
     and may declare ``measures`` (:class:`core.report_sections.Measure`): each names the row

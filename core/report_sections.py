@@ -60,15 +60,35 @@ _PASS: ContextVar[dict | None] = ContextVar("report_sections_pass", default=None
 
 
 @contextmanager
-def one_pass(contract_ids, keys=None) -> Iterator[None]:
+def one_pass(contract_ids, keys=None, people=None) -> Iterator[None]:
     """While a report asks the sections of ``contract_ids``: :func:`shared` computes once.
-    ``keys``: the section keys the report shows (None: every section)."""
-    wanted_keys = None if keys is None else frozenset(keys)
-    token = _PASS.set({"contracts": sorted(set(contract_ids)), "values": {}, "keys": wanted_keys})
+    ``keys``: the section keys the report shows (None: every section). ``people``: the user
+    ids the report is narrowed to (a team or collector chosen; None: everyone the asking
+    user may see)."""
+    token = _PASS.set(
+        {
+            "contracts": sorted(set(contract_ids)),
+            "values": {},
+            "keys": None if keys is None else frozenset(keys),
+            "people": None if people is None else frozenset(people),
+        }
+    )
     try:
         yield
     finally:
         _PASS.reset(token)
+
+
+def narrow(user_ids):
+    """``user_ids`` (whose figures the asking user may see; None: everyone's) narrowed to
+    the people the report being built is about, sorted (None: still everyone's). A module
+    whose sections have a row per user, or count per user, keeps only these users' figures,
+    so a report filtered on a team or a collector shows theirs."""
+    memo = _PASS.get()
+    chosen = None if memo is None else memo["people"]
+    if chosen is None:
+        return None if user_ids is None else sorted(user_ids)
+    return sorted(chosen if user_ids is None else set(user_ids) & chosen)
 
 
 def wanted(key: str) -> bool:

@@ -22,7 +22,7 @@ from core.auth.models import User
 from core.cases.models import Case, CaseAssignment
 from core.clients.services import can_see_contract
 from core.extensions import db
-from core.report_sections import Measure, ReportSection, shared, wanted
+from core.report_sections import Measure, ReportSection, narrow, shared, wanted
 from core.types import agency_zone, utcnow
 from plugins.collection.complaints import CHANNELS
 from plugins.collection.models import (
@@ -70,7 +70,8 @@ def user_scope(user) -> list[int] | None:
 def sections(contract, start: date, end: date, user) -> list[ReportSection]:
     if not can_see_contract(user, contract):
         return []
-    scope = user_scope(user)
+    # The user's reach, narrowed to the team or collector the report is filtered on.
+    scope = narrow(user_scope(user))
     makers = {
         "collection.denials": denials,
         "collection.complaints": complaints,

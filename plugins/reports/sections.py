@@ -80,7 +80,7 @@ def collect_sections(scope: Scope, keys: set[str] | None = None) -> list[tuple[C
         select(Contract).where(Contract.id.in_(scope.contract_ids)).order_by(Contract.id)
     ).all()
     found = []
-    with one_pass(scope.contract_ids, keys):
+    with one_pass(scope.contract_ids, keys, scope.user_ids):
         for contract in contracts:
             answer = hooks_for(contract).report_sections(
                 contract=contract,
@@ -132,9 +132,9 @@ def merge_sections(key: str, parts: list[tuple[Contract, object]]) -> Table:
 @report(
     "sections",
     _l("From other modules"),
-    # A module's sections follow who asks (the hook knows the user, not the team, collector
-    # or batch filters), so only the filters every section honours are offered.
-    filters=("client", "contract"),
+    # A module's sections follow who asks and whom the report is about (the team or
+    # collector chosen: core.report_sections.narrow); the hook is not told of a batch.
+    filters=("client", "contract", "team", "collector"),
     order=90,
     description=_l(
         "Figures only another module knows (compliance refusals, complaints, promises, and "

@@ -392,6 +392,24 @@ def test_a_collector_sees_only_their_own_scorecard(scored):
                     if k == scored["ann"].id}  # fmt: skip
 
 
+def test_a_report_about_one_collector_gets_only_their_figures(scored):
+    """A manager's report filtered on a collector (core.report_sections.narrow): the
+    scorecard and the refusals hold that collector's figures, the same as in the manager's
+    unfiltered report."""
+    from core.report_sections import one_pass
+
+    everyone = sections_for(scored, scored["manager"])
+    with one_pass([scored["on"].id], people=[scored["bob"].id]):
+        about_bob = sections_for(scored, scored["manager"])
+    bob = scored["bob"]
+    rows = {row["user_id"]: row for row in about_bob["collection.scorecard"].rows}
+    assert list(rows) == [bob.id]
+    assert rows[bob.id] == scorecard_rows(scored, scored["manager"])[bob.id]
+    # Only Ann was refused: none of it is Bob's.
+    assert {row["user"] for row in everyone["collection.denials"].rows} == {"ann"}
+    assert about_bob["collection.denials"].rows == []
+
+
 def test_one_pass_over_contracts_reads_them_at_once_with_the_same_figures(db, scored, contract):
     """Inside one_pass the per-day figures of every contract are read in one statement,
     and every contract still gets its own figures, the same as asked alone."""

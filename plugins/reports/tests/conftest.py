@@ -18,7 +18,7 @@ from core.cases.models import CONFIRMED, Case, CaseAssignment, Payment
 from core.cases.services import assign, record_payment
 from core.extensions import db as _db
 from core.modules import ModuleInfo
-from core.report_sections import ReportSection
+from core.report_sections import ReportSection, narrow
 from tests.support.cases import make_cases
 
 GAUGES = "gauges"
@@ -26,7 +26,8 @@ GAUGES = "gauges"
 
 def held_cases_section(contract, start, end, user) -> ReportSection:
     """Per holder: cases held on ``contract``, their balance and the share repaid; a user
-    who does not see the whole contract sees only their own row."""
+    who does not see the whole contract sees only their own row, a report filtered on a
+    team or a collector only theirs."""
     query = (
         select(
             User.display_name,
@@ -39,8 +40,9 @@ def held_cases_section(contract, start, end, user) -> ReportSection:
         .group_by(User.id, User.display_name)
         .order_by(User.display_name)
     )
-    if not user.can("core.cases.view_contract"):
-        query = query.where(Case.holder_id == user.id)
+    people = narrow(None if user.can("core.cases.view_contract") else [user.id])
+    if people is not None:
+        query = query.where(Case.holder_id.in_(people))
     rows = [
         {
             "collector": name,

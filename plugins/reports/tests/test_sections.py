@@ -115,3 +115,30 @@ def test_a_module_is_told_which_sections_the_report_shows():
         assert wanted("collection.scorecard") and not wanted("collection.promises")
     with one_pass([1, 2]):
         assert wanted("collection.promises")
+
+
+def test_a_team_or_collector_chosen_narrows_the_sections(db, seeded, make_user):
+    from core.auth.models import Team
+
+    team = Team(name="东区")
+    db.session.add(team)
+    db.session.flush()
+    seeded["bob"].team_id = team.id
+    db.session.commit()
+    manager, bob = seeded["manager"], seeded["bob"]
+    (table,) = module_sections(scope_of(manager, collector=str(bob.id)))
+    assert table.rows == [expected_row(db, seeded["first"], bob)]
+    (table,) = module_sections(scope_of(manager, team=str(team.id)))
+    assert [row["collector"] for row in table.rows] == ["Bob"]
+    (table,) = module_sections(scope_of(manager))
+    assert {row["collector"] for row in table.rows} == {"Ann", "Bob"}
+
+
+def test_narrow_keeps_the_reach_within_the_people_chosen():
+    from core.report_sections import narrow, one_pass
+
+    assert narrow(None) is None and narrow({3, 1}) == [1, 3]  # outside a report
+    with one_pass([1], people={2, 3}):
+        assert narrow(None) == [2, 3] and narrow([1, 3]) == [3]
+    with one_pass([1], people=set()):  # a team without members
+        assert narrow(None) == []
