@@ -77,6 +77,15 @@ def holder_then(instant):
     )
 
 
+def _holder_keys():
+    """The holder and team keys of an assignment (of none, in an outer join) as stored: a
+    missing one as its "none" key."""
+    return (
+        func.coalesce(CaseAssignment.user_id, day_totals.NO_USER),
+        func.coalesce(CaseAssignment.team_id, NO_TEAM),
+    )
+
+
 # -- holdings ------------------------------------------------------------------------------------
 
 
@@ -88,12 +97,7 @@ def _add_holdings(sign: int, case_ids: list[int] | None = None, *, connection=No
         factor = sign * direction
 
         def per_day(day, begin, end, moment=moment, factor=factor):
-            keys = (
-                day,
-                Case.contract_id,
-                func.coalesce(CaseAssignment.user_id, day_totals.NO_USER),
-                func.coalesce(CaseAssignment.team_id, NO_TEAM),
-            )
+            keys = (day, Case.contract_id, *_holder_keys())
             return (
                 select(
                     *keys,
@@ -135,12 +139,7 @@ def _add_payments(sign: int, *among, connection=None) -> None:
         ]
     for within, offset in stretches:
         instant = end_of_paid_day(offset, dialect)
-        keys = (
-            Payment.paid_on,
-            Payment.contract_id,
-            func.coalesce(CaseAssignment.user_id, day_totals.NO_USER),
-            func.coalesce(CaseAssignment.team_id, NO_TEAM),
-        )
+        keys = (Payment.paid_on, Payment.contract_id, *_holder_keys())
         query = (
             select(
                 *keys,
