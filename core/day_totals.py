@@ -15,7 +15,7 @@ from collections.abc import Callable, Iterable
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 
-from sqlalchemy import BigInteger, Date, Table, cast, event, func, inspect, literal
+from sqlalchemy import BigInteger, Date, Table, cast, event, func, inspect
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
@@ -124,10 +124,9 @@ def _nothing(*_event) -> None:
     """A listener whose registration alone matters (``active_history``)."""
 
 
-def day_of(column, offset: timedelta, dialect: str = ""):
-    """SQL: the local day of UTC datetime ``column`` in a zone ``offset`` ahead of UTC."""
-    if (dialect or db.engine.dialect.name) == "postgresql":
-        return cast(func.timezone("UTC", column + literal(offset)), Date)
+def sqlite_day_of(column, offset: timedelta):
+    """SQL (SQLite): the local day of UTC datetime ``column`` in a zone ``offset`` ahead of
+    UTC."""
     return func.date(column, f"{int(offset.total_seconds() // 60):+d} minutes")
 
 
@@ -161,6 +160,10 @@ def fixed_offsets(first: datetime, last: datetime) -> list[tuple[datetime, datet
         begin = high
 
 
+#: Bounds beyond any instant a row holds, for a select over every instant.
+EARLIEST, LATEST = datetime(1, 1, 2, tzinfo=UTC), datetime(9999, 12, 30, tzinfo=UTC)
+
+
 def add_selected(
     table: Table,
     keys: list[str],
@@ -174,20 +177,28 @@ def add_selected(
     """Add to ``table`` the sums a set-wise ``select`` computes: ``select_for(day, begin,
     end)`` returns a select of the ``keys`` then the ``figures`` columns, grouped by the
     keys, over the rows whose ``moment_column`` lies in ``[begin, end)``, with ``day`` the
-    SQL local day of that column. Called once per stretch of one UTC offset (a day cut by a
+    SQL local day of that column.
+
+    PostgreSQL converts each instant in the agency's zone itself: one call over every
+    instant. SQLite knows no zones: one call per stretch of one UTC offset (a day cut by a
     daylight-saving change adds up from both stretches), the stretches covering the moments
     of the rows meeting ``among`` (conditions; the selects must apply them too), every row
     by default. ``connection``: as for :func:`add`.
     """
     executor = db.session if connection is None else connection
     dialect = executor.get_bind().dialect.name if connection is None else connection.dialect.name
+    if dialect == "postgresql":
+        local_day = cast(func.timezone(agency_zone().key, moment_column), Date)
+        query = select_for(local_day, EARLIEST, LATEST)
+        add_from_select(table, keys, figures, query, connection=connection)
+        return
     first, last = executor.execute(
         db.select(func.min(moment_column), func.max(moment_column)).where(*among)
     ).one()
     if first is None:
         return
     for begin, end, offset in fixed_offsets(_aware(first), _aware(last)):
-        query = select_for(day_of(moment_column, offset, dialect), begin, end)
+        query = select_for(sqlite_day_of(moment_column, offset), begin, end)
         add_from_select(table, keys, figures, query, connection=connection)
 
 
