@@ -358,6 +358,14 @@ def rankings(scope: Scope) -> ReportResult:
                 "recovery rate's alone."
             )
         )
+    if scope.filter.batch is not None and figures.section is not None:
+        notes.append(
+            _(
+                "With a batch chosen, the recovery rate is the batch's; kept rate, contact "
+                "rate, first-contact compliance and complaints are the collection module's "
+                "figures for the whole contracts."
+            )
+        )
     if scope.user_ids == [scope.user.id] and scope.filter.collector is None:
         notes.append(
             _(

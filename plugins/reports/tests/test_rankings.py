@@ -378,3 +378,11 @@ def test_a_teams_figures_count_its_members_and_its_pooled_cases(scored, db):
     assert east["cases"] == len(expected[s.east.id])
     assert east["entrusted"] == sum(expected[s.east.id])
     assert pooled.entrusted_amount in expected[s.east.id]
+
+
+def test_a_batch_chosen_says_which_measures_are_the_batchs(scored):
+    s = scored
+    _scope, _found, notes = run(s.manager, batch=str(s.batch_a1.id))
+    assert any("With a batch chosen" in note for note in notes)
+    _scope, _found, notes = run(s.manager)
+    assert not any("With a batch chosen" in note for note in notes)
