@@ -18,12 +18,13 @@ two reconcile to the cent.
 **Entrusted** (the rate's denominator): by team or collector, the entrusted amount of the
 cases each held at the end of the period (:func:`entrusted_held_at_end`); by client, contract
 or batch, of the scope's cases as they stand when the scope is everyone's, else of those its
-collectors held at the end of the period (the same cases whichever the breakdown). Sums are taken in whole cents, so every total
-equals the sum of its rows on SQLite as on PostgreSQL.
+collectors held at the end of the period (the same cases whichever the breakdown). Sums are
+taken in whole cents, so every total equals the sum of its rows on SQLite as on PostgreSQL.
+What was held is read from the holdings per day (core.cases.holdings), not per batch: a
+report of one batch reads the holders' history itself.
 
-Measured at 1M cases and 420k payments (``bench/report_speed.py``'s data, two slow cores):
-one month, any breakdown and user, 0.2-1.3 s on either database; six months by collector
-for a manager 2.1 s (PostgreSQL) and 3.3 s (SQLite), which the page runs as a job.
+Measured at 1M cases and 420k payments (``bench/report_speed.py``'s data, two cores): one
+month, any user, 0.04-0.6 s on either database; six months for a manager 1.2 s on both.
 """
 
 from __future__ import annotations
@@ -404,7 +405,8 @@ def entrusted_held_at_end(scope: Scope, group: str):
 
     Why the end of the period and not "held at any time in it": at 1M cases the latter needs
     every overlapping (holder, case) pair made distinct, 2.2-2.3 s on PostgreSQL for one
-    month before the payments are read; this takes 0.65 s. A case handed over mid-period
+    month before the payments are read, where the end of the period is a sum of the holdings
+    per day. A case handed over mid-period
     counts for its new holder only, while the payments before the hand-over stay the
     previous holder's.
     """
