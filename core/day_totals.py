@@ -43,6 +43,14 @@ def from_cents(value) -> Decimal:
     return (Decimal(int(value or 0)) / 100).quantize(Decimal("0.01"))
 
 
+def writer(connection=None):
+    """``(executor, dialect name)`` of whoever writes: ``connection`` (a migration's or a
+    mapper event's), else the session."""
+    if connection is None:
+        return db.session, db.session.get_bind().dialect.name
+    return connection, connection.dialect.name
+
+
 def _insert(table: Table, connection=None):
     bind = db.session.get_bind() if connection is None else connection
     return (postgresql_insert if bind.dialect.name == "postgresql" else sqlite_insert)(table)
@@ -185,8 +193,7 @@ def add_selected(
     of the rows meeting ``among`` (conditions; the selects must apply them too), every row
     by default. ``connection``: as for :func:`add`.
     """
-    executor = db.session if connection is None else connection
-    dialect = executor.get_bind().dialect.name if connection is None else connection.dialect.name
+    executor, dialect = writer(connection)
     if dialect == "postgresql":
         local_day = cast(func.timezone(agency_zone().key, moment_column), Date)
         query = select_for(local_day, EARLIEST, LATEST)

@@ -30,6 +30,7 @@ from core.cases.models import (
 )
 from core.day_totals import NO_USER
 from core.imports import services as imports
+from core.types import agency_zone
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 DAYS = [date(2026, 3, d) for d in range(1, 8)]
@@ -51,7 +52,7 @@ def summed(db, day: date) -> dict:
 def from_history(db, day: date) -> dict:
     """The same, counted here from every assignment: held at the end of ``day`` when it
     began before the next local midnight and had not ended by then."""
-    midnight = datetime.combine(day + timedelta(days=1), datetime.min.time(), tzinfo=SHANGHAI)
+    midnight = datetime.combine(day + timedelta(days=1), datetime.min.time(), tzinfo=agency_zone())
     found: dict[tuple, list[int]] = defaultdict(lambda: [0, 0])
     rows = db.session.execute(select(CaseAssignment, Case).join(Case))
     for assignment, case in rows:
@@ -87,7 +88,7 @@ def paid_from_history(db) -> dict:
     )
     for payment, case in payments:
         midnight = datetime.combine(
-            payment.paid_on + timedelta(days=1), datetime.min.time(), tzinfo=SHANGHAI
+            payment.paid_on + timedelta(days=1), datetime.min.time(), tzinfo=agency_zone()
         )
         holder = [a for a in assignments if a.case_id == case.id and a.assigned_at < midnight
                   and (a.ended_at is None or a.ended_at >= midnight)]  # fmt: skip
@@ -296,3 +297,29 @@ def test_a_change_that_fails_half_way_leaves_the_sums_true(db, book):
         raise RuntimeError("the rest of the change failed")
     agree(db)
     assert sum(n for n, _cents in summed(db, date(2026, 3, 3)).values()) == len(cases) - 1
+
+
+@pytest.fixture
+def berlin(app):
+    """An agency in a zone with daylight saving (CET → CEST on 29 March 2026, 01:00 UTC)."""
+    app.config["BABEL_DEFAULT_TIMEZONE"] = "Europe/Berlin"
+    yield
+    app.config["BABEL_DEFAULT_TIMEZONE"] = "Asia/Shanghai"
+
+
+def test_a_payment_day_ends_at_its_own_midnight_across_daylight_saving(db, book, berlin):
+    """The 29th ends at 22:00 UTC (CEST), the 28th at 23:00 UTC (CET): a hand-over at 22:30
+    UTC on the 29th comes after the end of the 29th, so that day's payment stays Alice's."""
+    cases, alice, bob, admin = book["cases"], book["alice"], book["bob"], book["admin"]
+    services.assign(cases[:1], holder=alice, user=admin)
+    backdate(db, cases[:1], datetime(2026, 3, 20, 9, tzinfo=UTC))
+    for day in (28, 29):
+        services.record_payment(cases[0], amount=Decimal("2.00"), paid_on=date(2026, 3, day),
+                                user=None)  # fmt: skip
+    handed = datetime(2026, 3, 29, 22, 30, tzinfo=UTC)
+    end_open(db, cases[:1], handed)
+    services.assign(cases[:1], holder=bob, user=admin)
+    backdate(db, cases[:1], handed)
+    db.session.commit()
+    assert paid(db) == paid_from_history(db)
+    assert {key[2] for key in paid(db)} == {alice.id}

@@ -26,7 +26,7 @@ from collections.abc import Iterable
 from contextlib import contextmanager, suppress
 from datetime import date, datetime, time, timedelta
 
-from sqlalchemy import DateTime, and_, cast, func, literal, literal_column, or_, select
+from sqlalchemy import DateTime, and_, case, cast, func, literal, literal_column, or_, select
 
 from core import day_totals
 from core.cases.models import (
@@ -48,23 +48,46 @@ NO_TEAM = 0
 CHUNK = 500
 
 
-def end_of_paid_day(offset: timedelta | None = None, dialect: str = ""):
-    """SQL: the UTC instant at which the agency-local day after ``payments.paid_on`` begins.
+def end_of_paid_day(first: date | None, last: date | None, dialect: str = ""):
+    """SQL: the UTC instant at which the agency-local day after ``payments.paid_on`` begins,
+    for payments paid from ``first`` to ``last``.
 
-    SQLite knows no zones: it takes ``offset`` (the zone's offset from UTC at that midnight)
-    and compares the text the instants are stored as.
+    PostgreSQL converts in the agency's zone itself (the days need not be known). SQLite
+    knows no zones: the offset of each next midnight is known here, one per stretch of days
+    (one stretch in China), and the instants are compared as the text they are stored as.
     """
     if (dialect or db.engine.dialect.name) == "postgresql":
         next_day = cast(Payment.paid_on, DateTime) + literal_column("interval '1 day'")
         return func.timezone(agency_zone().key, next_day)
-    minutes = -int(offset.total_seconds() // 60)
-    return func.datetime(Payment.paid_on, "+1 day", f"{minutes:+d} minutes")
+
+    def at(offset: timedelta):
+        minutes = -int(offset.total_seconds() // 60)
+        return func.datetime(Payment.paid_on, "+1 day", f"{minutes:+d} minutes")
+
+    *earlier, (_begin, _end, offset) = _days_of_one_offset(first, last)
+    if not earlier:
+        return at(offset)
+    return case(*((Payment.paid_on <= end, at(o)) for _b, end, o in earlier), else_=at(offset))
 
 
-def offset_at_end_of(day: date) -> timedelta:
-    """The agency zone's offset from UTC when the day after ``day`` begins."""
-    midnight = datetime.combine(day + timedelta(days=1), time(0), tzinfo=agency_zone())
-    return midnight.utcoffset()
+def _days_of_one_offset(first: date, last: date) -> list[tuple[date, date, timedelta]]:
+    """``(begin, end, offset)``: the days from ``first`` to ``last`` cut where the zone's
+    offset at the end of the day changes (daylight saving)."""
+
+    def offset_at_end_of(day: date) -> timedelta:
+        midnight = datetime.combine(day + timedelta(days=1), time(0), tzinfo=agency_zone())
+        return midnight.utcoffset()
+
+    found, begin, offset = [], first, offset_at_end_of(first)
+    day = first
+    while day < last:
+        following = day + timedelta(days=1)
+        if offset_at_end_of(following) != offset:
+            found.append((begin, day, offset))
+            begin, offset = following, offset_at_end_of(following)
+        day = following
+    found.append((begin, last, offset))
+    return found
 
 
 def holder_then(instant):
@@ -122,54 +145,32 @@ def _add_payments(sign: int, *among, connection=None) -> None:
     """Add (``sign`` 1) or take away (−1) the confirmed payments meeting ``among``
     (conditions on ``payments``; every one when none), attributed as the holders' history
     now says."""
-    executor = db.session if connection is None else connection
-    dialect = executor.get_bind().dialect.name if connection is None else connection.dialect.name
+    executor, dialect = day_totals.writer(connection)
     among = (Payment.status == CONFIRMED, *among)
-    if dialect == "postgresql":
-        stretches = [((), None)]
-    else:  # one statement per stretch of days whose next midnight has one offset
+    first = last = None
+    if dialect != "postgresql":  # the offsets of the days paid are needed (end_of_paid_day)
         first, last = executor.execute(
             select(func.min(Payment.paid_on), func.max(Payment.paid_on)).where(*among)
         ).one()
         if first is None:
             return
-        stretches = [
-            ((Payment.paid_on >= begin, Payment.paid_on <= end), offset)
-            for begin, end, offset in _days_of_one_offset(_day(first), _day(last))
-        ]
-    for within, offset in stretches:
-        instant = end_of_paid_day(offset, dialect)
-        keys = (Payment.paid_on, Payment.contract_id, *_holder_keys())
-        query = (
-            select(
-                *keys,
-                literal(sign) * func.count(Payment.id),
-                literal(sign) * func.sum(day_totals.cents(Payment.amount)),
-            )
-            .select_from(Payment)
-            .outerjoin(CaseAssignment, holder_then(instant))
-            .where(*among, *within)
-            .group_by(*keys)
+        first, last = _day(first), _day(last)
+    keys = (Payment.paid_on, Payment.contract_id, *_holder_keys())
+    instant = end_of_paid_day(first, last, dialect)
+    query = (
+        select(
+            *keys,
+            literal(sign) * func.count(Payment.id),
+            literal(sign) * func.sum(day_totals.cents(Payment.amount)),
         )
-        day_totals.add_from_select(
-            PaymentDayTotal.__table__, KEYS, ["payments", "paid_cents"], query,
-            connection=connection,
-        )  # fmt: skip
-
-
-def _days_of_one_offset(first: date, last: date) -> list[tuple[date, date, timedelta]]:
-    """``(begin, end, offset)``: the days from ``first`` to ``last`` cut where the offset
-    at the end of the day changes (daylight saving; one stretch in China)."""
-    found, begin, offset = [], first, offset_at_end_of(first)
-    day = first
-    while day < last:
-        following = day + timedelta(days=1)
-        if offset_at_end_of(following) != offset:
-            found.append((begin, day, offset))
-            begin, offset = following, offset_at_end_of(following)
-        day = following
-    found.append((begin, last, offset))
-    return found
+        .select_from(Payment)
+        .outerjoin(CaseAssignment, holder_then(instant))
+        .where(*among)
+        .group_by(*keys)
+    )
+    day_totals.add_from_select(
+        PaymentDayTotal.__table__, KEYS, ["payments", "paid_cents"], query, connection=connection
+    )
 
 
 def _day(value) -> date:

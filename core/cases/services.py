@@ -408,6 +408,7 @@ def record_payment(
         raise Conflict(_("Payment %(ref)s is already on this case.", ref=reference))
     payment = Payment(
         case_id=case.id,
+        contract_id=case.contract_id,
         kind=kind,
         amount=amount,
         paid_on=paid_on,

@@ -88,12 +88,6 @@ ZERO = Decimal("0.00")
 # -- whose payment ---------------------------------------------------------------------------
 
 
-def end_of_paid_day(scope: Scope):
-    """SQL: the UTC instant at which the agency-local day after ``payments.paid_on`` begins
-    (on SQLite, at the zone's offset at the end of the period's first day)."""
-    return holdings.end_of_paid_day(holdings.offset_at_end_of(scope.filter.start))
-
-
 def attributed_payments(
     scope: Scope, *extra_columns, attribute: bool = True, with_cases: bool = True
 ):
@@ -110,7 +104,7 @@ def attributed_payments(
     """
     attribute = attribute or scope.user_ids is not None
     with_cases = with_cases or scope.filter.batch is not None
-    instant = end_of_paid_day(scope)
+    instant = holdings.end_of_paid_day(scope.filter.start, scope.filter.end)
     holder = User.__table__.alias("holder")
     team_id = func.coalesce(CaseAssignment.team_id, holder.c.team_id)
     query = select(
